@@ -1,0 +1,3 @@
+from globalguide.cli import main
+
+main()

@@ -1,0 +1,273 @@
+"""The emulator's HTTP front: one base URL for every API, routed by path.
+
+Each API lives in its own module with a class that takes the :class:`Emulator` and
+offers ``routes()``, ``snapshot()`` and ``reset()``. This module matches the request
+against every route, records the call, injects faults into mutating calls, renders
+``ApiError`` in the API's own shape, and serves the test controls under ``/_emulator``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from globalguide.emulator.operations import (
+    FaultInjector,
+    OperationStore,
+    Timing,
+    reset_operation_fault,
+    set_operation_fault,
+)
+from globalguide.emulator.routing import ApiError, Route, json_response
+
+DEFAULT_PROJECT = "globalguide-local"
+
+# API modules, in the order their routes are tried. Each defines ``API`` (a class).
+API_MODULES = (
+    "serviceusage",
+    "storage",
+    "artifactregistry",
+    "cloudbuild",
+    "run",
+    "compute",
+    "vertex_api",
+)
+
+
+@dataclass
+class EmulatorConfig:
+    host: str = "127.0.0.1"
+    port: int = 0
+    project: str = DEFAULT_PROJECT
+    profile: str = "instant"
+    time_scale: float = 1.0
+    fault_rate: float = 0.0
+    fault_seed: int = 0
+    latency: str = "off"  # "model" or "off"
+    client_city: str = "Chicago"
+    state_dir: Path = field(default_factory=lambda: Path("."))
+
+    def __post_init__(self) -> None:
+        if self.host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the emulator listens on loopback only")
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    api: str
+    mutating: bool
+    status: int = 0
+    at: float = 0.0
+    fault: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "api": self.api,
+            "mutating": self.mutating,
+            "status": self.status,
+            "at": self.at,
+            "fault": self.fault,
+        }
+
+
+class _CompiledRoute:
+    __slots__ = ("route", "regex")
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
+        self.regex = _compile(route.pattern)
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    """``<name>`` matches one path segment without ':'; ``<path:name>`` matches the rest."""
+    out, pos = [], 0
+    for m in re.finditer(r"<(?:(path):)?([a-zA-Z_][a-zA-Z0-9_]*)>", pattern):
+        out.append(re.escape(pattern[pos : m.start()]))
+        out.append(f"(?P<{m.group(2)}>.+)" if m.group(1) else f"(?P<{m.group(2)}>[^/:]+)")
+        pos = m.end()
+    out.append(re.escape(pattern[pos:]))
+    return re.compile("".join(out) + r"\Z")
+
+
+class Emulator:
+    """State, timing, faults and the APIs of one emulator instance."""
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.config = config or EmulatorConfig()
+        self.lock = threading.RLock()
+        self.timing = Timing(self.config.profile, self.config.time_scale)
+        self.operations = OperationStore(self.timing, self.lock)
+        self.faults = FaultInjector(self.config.fault_rate, self.config.fault_seed)
+        self.base_url = ""  # set once the server is listening
+        self._log: list[LoggedRequest] = []
+        self._log_lock = threading.Lock()
+        self.dataplane = self._make_dataplane()
+        self.apis: dict[str, Any] = {}
+        for module_name in API_MODULES:
+            module = importlib.import_module(f"globalguide.emulator.{module_name}")
+            self.apis[module_name] = module.API(self)
+        self._routes = [_CompiledRoute(r) for api in self.apis.values() for r in api.routes()]
+
+    def _make_dataplane(self) -> Any:
+        from globalguide.emulator.dataplane import DataPlane
+
+        return DataPlane(self)
+
+    @property
+    def project(self) -> str:
+        return self.config.project
+
+    # ------------------------------------------------------------------ WSGI
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        response = self.dispatch(request)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        path = request.path
+        if path.startswith("/_emulator/"):
+            return self._control(request)
+        self.operations.tick()
+        for compiled in self._routes:
+            match = compiled.regex.match(path)
+            if match is None or compiled.route.method != request.method:
+                continue
+            return self._handle(compiled.route, request, match.groupdict())
+        return json_response(
+            {"error": {"code": 404, "message": "Not Found", "status": "NOT_FOUND"}}, 404
+        )
+
+    def _handle(self, route: Route, request: Request, params: dict[str, str]) -> Response:
+        entry = LoggedRequest(
+            request.method, request.path, route.api, route.mutating, at=time.time()
+        )
+        fault = None
+        if route.mutating:
+            fault = self.faults.decide(
+                request.method, request.path, has_operation=route.endpoint != "no-operation"
+            )
+        entry.fault = fault
+        token = set_operation_fault(fault == "operation")
+        try:
+            if fault in ("429", "503"):
+                raise FaultInjector.error_for(fault)
+            result = route.handler(request, **params)
+            response = result if isinstance(result, Response) else json_response(result)
+        except ApiError as exc:
+            response = json_response(exc.body(route.style), exc.code)
+        finally:
+            reset_operation_fault(token)
+        entry.status = response.status_code
+        with self._log_lock:
+            self._log.append(entry)
+        return response
+
+    # ------------------------------------------------------------ test controls
+    def _control(self, request: Request) -> Response:
+        name = request.path[len("/_emulator/") :].strip("/")
+        if name == "health":
+            return json_response({"ok": True, "project": self.project})
+        if name == "requests":
+            if request.method == "DELETE":
+                with self._log_lock:
+                    self._log.clear()
+                return json_response({})
+            with self._log_lock:
+                return json_response([e.to_dict() for e in self._log])
+        if name == "state":
+            self.operations.tick()
+            return json_response(self.snapshot())
+        if name == "faults":
+            return json_response(
+                {
+                    "rate": self.faults.rate,
+                    "seed": self.faults.seed,
+                    "injected": list(self.faults.injected),
+                }
+            )
+        if name == "reset" and request.method == "POST":
+            self.reset()
+            return json_response({})
+        if name == "edges":
+            return json_response(self.dataplane.edges())
+        handler = getattr(self.apis.get("vertex_api"), "control", None)
+        if name.startswith("vertex/") and handler is not None:
+            return handler(request, name[len("vertex/") :])
+        return json_response({"error": {"code": 404, "message": "Not Found"}}, 404)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            state = {name: api.snapshot() for name, api in self.apis.items()}
+            state["operations"] = self.operations.snapshot()
+            state["dataplane"] = self.dataplane.snapshot()
+            return state
+
+    def reset(self) -> None:
+        with self.lock:
+            self.dataplane.stop_all()
+            for api in self.apis.values():
+                api.reset()
+            self.operations.reset()
+        with self._log_lock:
+            self._log.clear()
+
+    def resource_count(self) -> int:
+        """How many resources every API holds (enabled services are configuration, not counted)."""
+        with self.lock:
+            return sum(api.resource_count() for api in self.apis.values())
+
+
+class EmulatorServer:
+    """A threaded loopback server for one :class:`Emulator`, with a background ticker."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        config = emulator.config
+        self._server = make_server(config.host, config.port, emulator, threaded=True)
+        self.port = self._server.server_port
+        self.endpoint = f"http://{config.host}:{self.port}"
+        emulator.base_url = self.endpoint
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> EmulatorServer:
+        serve = threading.Thread(
+            target=self._server.serve_forever, name="emulator-http", daemon=True
+        )
+        tick = threading.Thread(target=self._tick, name="emulator-ticker", daemon=True)
+        self._threads = [serve, tick]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.05):
+            self.emulator.operations.tick()
+
+    def serve_forever(self) -> None:
+        tick = threading.Thread(target=self._tick, name="emulator-ticker", daemon=True)
+        tick.start()
+        try:
+            self._server.serve_forever()
+        finally:
+            self._stop.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self.emulator.dataplane.stop_all()
