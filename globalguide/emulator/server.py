@@ -20,6 +20,7 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from globalguide.emulator.images import ImageStore
 from globalguide.emulator.operations import (
     FaultInjector,
     OperationStore,
@@ -114,6 +115,7 @@ class Emulator:
         self.base_url = ""  # set once the server is listening
         self._log: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
+        self.images = ImageStore(self.config.state_dir / "images")
         self.dataplane = self._make_dataplane()
         self.apis: dict[str, Any] = {}
         for module_name in API_MODULES:
@@ -129,6 +131,25 @@ class Emulator:
     @property
     def project(self) -> str:
         return self.config.project
+
+    def check_project(self, project: str, *, style: str = "google") -> None:
+        """The emulator holds one project; others do not exist for the caller."""
+        if project == self.config.project:
+            return
+        if style == "compute":
+            raise ApiError(
+                404, f"The resource 'projects/{project}' was not found", reason="notFound"
+            )
+        raise ApiError(
+            403,
+            f"Permission denied on resource project {project}.",
+            reason="forbidden",
+            status="PERMISSION_DENIED",
+        )
+
+    def require_enabled(self, service: str, *, style: str = "google") -> None:
+        """403 SERVICE_DISABLED, as the cloud answers, when ``service`` is not enabled."""
+        self.apis["serviceusage"].require_enabled(service, style=style)
 
     # ------------------------------------------------------------------ WSGI
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -265,6 +286,11 @@ class EmulatorServer:
             self._server.serve_forever()
         finally:
             self._stop.set()
+
+    def shutdown_listener(self) -> None:
+        """Make ``serve_forever`` return (from another thread)."""
+        self._stop.set()
+        self._server.shutdown()
 
     def stop(self) -> None:
         self._stop.set()

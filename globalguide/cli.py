@@ -1,0 +1,369 @@
+"""The globalguide command line: parse, call, render. No cloud calls here."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from globalguide import __version__
+from globalguide.errors import EXIT_FAILURE, EXIT_USAGE, GlobalGuideError, UsageError
+from globalguide.ui import UI
+
+app = typer.Typer(
+    name="globalguide",
+    help="Put the Local Guide on every continent behind one anycast IP, and prove from any "
+    "city that the nearest region answers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+emulator_app = typer.Typer(
+    help="The local twin of Google Cloud that --local targets.", no_args_is_help=True
+)
+app.add_typer(emulator_app, name="emulator")
+
+_state = {"debug": False}
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"globalguide {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and client-library detail.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+# ---------------------------------------------------------------------- emulator
+
+
+@emulator_app.command("start")
+def emulator_start(
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Loopback port (0: any free).")] = 0,
+    profile: Annotated[
+        str, typer.Option(help="Operation timing: instant, or realistic (real medians).")
+    ] = "instant",
+    time_scale: Annotated[
+        float, typer.Option(min=0.0, max=100.0, help="Multiply realistic durations by this.")
+    ] = 1.0,
+    fault_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Fraction of mutating calls that fail.")
+    ] = 0.0,
+    fault_seed: Annotated[int, typer.Option(help="Seed: same seed, same faults.")] = 0,
+    latency: Annotated[
+        str, typer.Option(help="model: add modelled network delays; off: none.")
+    ] = "off",
+    client_city: Annotated[
+        str, typer.Option(help="Where requests without an emulator location header come from.")
+    ] = "Chicago",
+    foreground: Annotated[
+        bool, typer.Option("--foreground", help="Run in this terminal until Ctrl-C.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Start the emulator in the background on loopback; returns once it answers."""
+    from globalguide import emulator_control
+
+    ui = UI(json_output=json_output, debug=_state["debug"])
+    options = emulator_control.StartOptions(
+        port=port,
+        profile=profile,
+        time_scale=time_scale,
+        fault_rate=fault_rate,
+        fault_seed=fault_seed,
+        latency=latency,
+        client_city=client_city,
+    )
+    if foreground:
+        emulator_control.run_foreground(options)
+        return
+    running, already = emulator_control.start(options)
+    if already:
+        ui.info(f"The emulator is already running at {running.endpoint}.")
+    ui.result(running.to_dict(), f"Emulator running at {running.endpoint} (pid {running.pid}).")
+
+
+@emulator_app.command("status")
+def emulator_status(json_output: JsonOption = False) -> None:
+    """Show the running emulator; exit 1 when none runs."""
+    from globalguide.emulator.daemon import find_running
+
+    ui = UI(json_output=json_output, debug=_state["debug"])
+    running = find_running()
+    if running is None:
+        ui.result({"running": False}, None)
+        ui.info("The emulator is not running. Start it with `globalguide emulator start`.")
+        raise typer.Exit(EXIT_FAILURE)
+    ui.result(
+        running.to_dict(),
+        f"Emulator running at {running.endpoint} (pid {running.pid}, project {running.project}).",
+    )
+
+
+@emulator_app.command("stop")
+def emulator_stop(json_output: JsonOption = False) -> None:
+    """Stop the emulator and every process it started."""
+    from globalguide.emulator.daemon import stop
+
+    ui = UI(json_output=json_output, debug=_state["debug"])
+    was_running = stop()
+    ui.result(
+        {"stopped": was_running},
+        "Emulator stopped." if was_running else "The emulator was not running.",
+    )
+
+
+# ------------------------------------------------------------- deploy, status, teardown
+
+NameOption = Annotated[
+    str | None, typer.Option("--name", help="Deployment name (default local-guide).")
+]
+ProjectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--project", help="Google Cloud project (else GOOGLE_CLOUD_PROJECT, then gcloud)."
+    ),
+]
+LocalOption = Annotated[
+    bool, typer.Option("--local", help="Target the emulator (started if it is not running).")
+]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before changing.")]
+
+
+def _connect(flags: dict, *, local: bool, start: bool):
+    """(spec, clients): settings checked first, then the target, before any cloud call."""
+    from globalguide.cloud.clients import CloudClients, google_cloud_credentials
+    from globalguide.spec import build_spec
+    from globalguide.target import resolve_emulator
+
+    if not local:
+        build_spec(flags, local=False)  # bad input fails before anything starts
+    emulated = resolve_emulator(local, start=start)
+    if emulated is not None:
+        spec = build_spec(flags, local=True, local_project=emulated.project)
+        return spec, CloudClients(spec.project, endpoint=emulated.endpoint)
+    spec = build_spec(flags, local=False)
+    return spec, CloudClients(spec.project, credentials=google_cloud_credentials())
+
+
+def _confirm(ui: UI, question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question} Refusing to ask without a terminal: pass --yes.")
+    if not typer.confirm(question, default=False, err=True):
+        raise typer.Exit(EXIT_USAGE)
+
+
+def _listener(progress):
+    def on_event(event) -> None:
+        r = event.step.resource
+        progress.event(r.key, r.kind, r.name, r.region, event.step.action, event.state,
+                       event.elapsed_s, event.detail)  # fmt: skip
+
+    return on_event
+
+
+@app.command()
+def deploy(
+    project: ProjectOption = None,
+    name: NameOption = None,
+    regions: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated Cloud Run regions "
+            "(default us-central1,europe-west1,asia-northeast1)."
+        ),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Gemini model on Vertex AI.")] = None,
+    min_instances: Annotated[int | None, typer.Option(help="Minimum instances per region.")] = None,
+    max_instances: Annotated[int | None, typer.Option(help="Maximum instances per region.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests per instance.")] = None,
+    domain: Annotated[
+        str | None, typer.Option(help="Serve HTTPS on this domain (managed certificate).")
+    ] = None,
+    local: LocalOption = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan; change nothing.")
+    ] = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Do not wait for the load balancer to answer.")
+    ] = False,
+    yes: YesOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Deploy the Local Guide to every region behind one global load balancer."""
+    from globalguide.cloud import deployment
+    from globalguide.ui import StepProgress, resource_table
+
+    ui = UI(json_output=json_output, debug=_state["debug"])
+    flags = {
+        "project": project, "name": name, "regions": regions, "model": model,
+        "min_instances": min_instances, "max_instances": max_instances,
+        "concurrency": concurrency, "domain": domain,
+    }  # fmt: skip
+    spec, clients = _connect(flags, local=local, start=True)
+    target = "the emulator" if clients.is_emulator else f"project {spec.project}"
+    ui.info(f"Planning {spec.name} in {', '.join(spec.regions)} on {target}...")
+    plan = deployment.make_plan(spec, clients)
+    if dry_run:
+        rows = plan.rows()
+        ui.result(
+            {"name": spec.name, "target": "emulator" if clients.is_emulator else "google-cloud",
+             "project": spec.project, "dry_run": True, "resources": rows},
+            resource_table(f"Plan for {spec.name} (dry run: nothing changed)", rows),
+        )  # fmt: skip
+        return
+    if plan.changes:
+        ui.err.print(resource_table(f"Plan for {spec.name}", plan.rows()))
+        _confirm(ui, f"Apply {len(plan.changes)} changes to {target}?", yes)
+    with StepProgress(ui, f"Deploying {spec.name}") as progress:
+        document = deployment.apply_deploy(
+            plan,
+            clients,
+            listener=_listener(progress),
+            wait=not no_wait,
+            on_wait=lambda n, left: (
+                ui.info(f"Waiting for the load balancer ({left:.0f} s left)...")
+                if n % 10 == 1
+                else None
+            ),
+        )
+    human = resource_table(
+        f"{spec.name}: deployed in {document['elapsed_s']:.1f} s", document["resources"]
+    )
+    ui.result(document, human)
+    if not json_output:
+        if document["url"]:
+            served = document.get("served_from_region")
+            via = f" (answered from {served})" if served else ""
+            ui.out.print(f"URL: [bold]{document['url']}[/]{via}")
+        if spec.domain:
+            ui.out.print(
+                f"Point {spec.domain} at the load balancer's IP; the managed "
+                "certificate becomes active after DNS resolves."
+            )
+
+
+@app.command()
+def status(
+    project: ProjectOption = None,
+    name: NameOption = None,
+    local: LocalOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Every resource of the deployment, the URLs, and whether each region answers."""
+    from globalguide.cloud import deployment
+
+    ui = UI(json_output=json_output, debug=_state["debug"])
+    spec, clients = _connect({"project": project, "name": name}, local=local, start=False)
+    document = deployment.status(spec, clients)
+    if json_output:
+        ui.result(document)
+        return
+    if not document["deployed"]:
+        ui.out.print(f"Nothing of {spec.name} is deployed in {spec.project}.")
+        return
+    rows = [[r["kind"], r["name"], r.get("region") or "global",
+             ", ".join(f"{k}={v}" for k, v in r.items()
+                       if k not in ("kind", "name", "region", "action") and v not in (None, ""))]
+            for r in document["resources"]]  # fmt: skip
+    ui.out.print(
+        UI.table(f"{spec.name} in {spec.project}", ["resource", "name", "region", "state"], rows)
+    )
+    region_rows = [[r["region"], r.get("uri"), r.get("ready"),
+                    {True: "yes", False: "no", None: "not checked"}[r.get("answers")]]
+                   for r in document["regions"]]  # fmt: skip
+    ui.out.print(
+        UI.table(
+            "Regions", ["region", "service URL", "ready", "answers via load balancer"], region_rows
+        )
+    )
+    ui.out.print(f"Load balancer: {document['url'] or 'not serving yet'}")
+
+
+@app.command()
+def teardown(
+    project: ProjectOption = None,
+    name: NameOption = None,
+    local: LocalOption = False,
+    yes: YesOption = False,
+    keep_images: Annotated[
+        bool, typer.Option("--keep-images", help="Keep the image repository.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Remove every resource of the deployment, in reverse dependency order."""
+    from globalguide.cloud import deployment
+    from globalguide.ui import StepProgress, resource_table
+
+    ui = UI(json_output=json_output, debug=_state["debug"])
+    spec, clients = _connect({"project": project, "name": name}, local=local, start=False)
+    plan = deployment.make_teardown_plan(spec, clients, keep_images=keep_images)
+    if plan.changes:
+        ui.err.print(resource_table(f"Teardown of {spec.name}", plan.rows()))
+        _confirm(ui, f"Delete {len(plan.changes)} resources?", yes)
+    with StepProgress(ui, f"Tearing down {spec.name}") as progress:
+        document = deployment.apply_teardown(
+            plan, clients, keep_images=keep_images, listener=_listener(progress)
+        )
+    ui.result(
+        document,
+        resource_table(
+            f"{spec.name}: removed {len(document['resources'])} resources, 0 left",
+            document["resources"],
+        ),
+    )
+
+
+# -------------------------------------------------------------------------- entry
+
+
+def main() -> None:
+    """Run the CLI; errors are rendered once here, tracebacks only with --debug."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except GlobalGuideError as exc:
+        if debug:
+            raise
+        UI().error(exc.message, exc.hint)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        UI().error("Interrupted.")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors and the unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            UI().error("Aborted.")
+            sys.exit(EXIT_USAGE)
+        if isinstance(exc, click.ClickException):
+            UI().error(exc.format_message())
+            sys.exit(EXIT_USAGE)
+        if debug:
+            raise
+        UI().error(
+            f"Unexpected error ({type(exc).__name__}).",
+            "Rerun with --debug for details, and report it if it persists.",
+        )
+        sys.exit(EXIT_FAILURE)
+
+
+__all__ = ["app", "main", "UsageError"]

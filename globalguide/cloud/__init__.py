@@ -1,0 +1,1 @@
+"""Everything that talks to Google Cloud (or its local twin). The only importer of google.cloud."""

@@ -1,0 +1,161 @@
+"""One factory for every Google Cloud client globalguide uses.
+
+Against Google Cloud the clients use Application Default Credentials and the real
+endpoints. Against the emulator (``endpoint`` given, or ``GLOBALGUIDE_EMULATOR`` set) they
+use the same client classes with the REST transport, ``api_endpoint`` pointed at the
+emulator and anonymous credentials. Nothing else in the code base knows the difference.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Any
+
+EMULATOR_ENV = "GLOBALGUIDE_EMULATOR"
+
+
+def emulator_endpoint_from_env() -> str | None:
+    value = os.environ.get(EMULATOR_ENV, "").strip()
+    return value or None
+
+
+class CloudClients:
+    """Lazily built clients; each is created once and shared by every thread."""
+
+    def __init__(
+        self, project: str, *, endpoint: str | None = None, credentials: Any = None
+    ) -> None:
+        self.project = project
+        self.endpoint = endpoint
+        if credentials is None and endpoint is not None:
+            from google.auth.credentials import AnonymousCredentials
+
+            credentials = AnonymousCredentials()
+        self.credentials = credentials
+
+    @property
+    def is_emulator(self) -> bool:
+        return self.endpoint is not None
+
+    def _options(self) -> Any:
+        from google.api_core.client_options import ClientOptions
+
+        if self.endpoint is None:
+            return None
+        return ClientOptions(api_endpoint=self.endpoint)
+
+    def _make(self, cls: Any) -> Any:
+        return cls(credentials=self.credentials, transport="rest", client_options=self._options())
+
+    # -- Service Usage, Storage, Artifact Registry, Cloud Build, Cloud Run
+    @cached_property
+    def service_usage(self) -> Any:
+        from google.cloud import service_usage_v1
+
+        return self._make(service_usage_v1.ServiceUsageClient)
+
+    @cached_property
+    def storage(self) -> Any:
+        from google.cloud import storage
+
+        options = None if self.endpoint is None else {"api_endpoint": self.endpoint}
+        return storage.Client(
+            project=self.project, credentials=self.credentials, client_options=options
+        )
+
+    @cached_property
+    def artifact_registry(self) -> Any:
+        from google.cloud import artifactregistry_v1
+
+        return self._make(artifactregistry_v1.ArtifactRegistryClient)
+
+    @cached_property
+    def cloud_build(self) -> Any:
+        from google.cloud.devtools import cloudbuild_v1
+
+        return self._make(cloudbuild_v1.CloudBuildClient)
+
+    @cached_property
+    def run_services(self) -> Any:
+        from google.cloud import run_v2
+
+        return self._make(run_v2.ServicesClient)
+
+    # -- Compute Engine
+    def _compute(self, name: str) -> Any:
+        from google.cloud import compute_v1
+
+        return self._make(getattr(compute_v1, name))
+
+    @cached_property
+    def global_addresses(self) -> Any:
+        return self._compute("GlobalAddressesClient")
+
+    @cached_property
+    def region_negs(self) -> Any:
+        return self._compute("RegionNetworkEndpointGroupsClient")
+
+    @cached_property
+    def network_endpoint_groups(self) -> Any:
+        return self._compute("NetworkEndpointGroupsClient")
+
+    @cached_property
+    def backend_services(self) -> Any:
+        return self._compute("BackendServicesClient")
+
+    @cached_property
+    def url_maps(self) -> Any:
+        return self._compute("UrlMapsClient")
+
+    @cached_property
+    def target_http_proxies(self) -> Any:
+        return self._compute("TargetHttpProxiesClient")
+
+    @cached_property
+    def target_https_proxies(self) -> Any:
+        return self._compute("TargetHttpsProxiesClient")
+
+    @cached_property
+    def ssl_certificates(self) -> Any:
+        return self._compute("SslCertificatesClient")
+
+    @cached_property
+    def global_forwarding_rules(self) -> Any:
+        return self._compute("GlobalForwardingRulesClient")
+
+    @cached_property
+    def instances(self) -> Any:
+        return self._compute("InstancesClient")
+
+    @cached_property
+    def global_operations(self) -> Any:
+        return self._compute("GlobalOperationsClient")
+
+    @cached_property
+    def region_operations(self) -> Any:
+        return self._compute("RegionOperationsClient")
+
+    @cached_property
+    def zone_operations(self) -> Any:
+        return self._compute("ZoneOperationsClient")
+
+
+def google_cloud_credentials() -> Any:
+    """Application Default Credentials, or a UsageError with the one-line fix."""
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    from globalguide.errors import UsageError
+
+    try:
+        credentials, _ = google.auth.default(
+            scopes=["https://www.googleapis.com/auth/cloud-platform"]
+        )
+    except DefaultCredentialsError:
+        raise UsageError(
+            "No Google Cloud credentials found.",
+            hint="Run `gcloud auth application-default login`, or add --local to use the "
+            "emulator.",
+        ) from None
+    return credentials

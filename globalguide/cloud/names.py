@@ -1,0 +1,93 @@
+"""Every resource name, derived from the deployment name alone (no local state needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LABEL_KEY = "globalguide"
+GEO_HEADER = "X-Client-Geo-Location"
+GEO_HEADER_VALUE = "{client_city},{client_region_subdivision},{client_region}"
+IMAGE_NAME = "service"
+
+REQUIRED_APIS = (
+    "run.googleapis.com",
+    "compute.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "storage.googleapis.com",
+    "aiplatform.googleapis.com",
+)
+
+
+@dataclass(frozen=True)
+class Names:
+    name: str
+    project: str
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {LABEL_KEY: self.name}
+
+    # artifacts and build
+    @property
+    def repository(self) -> str:
+        return self.name
+
+    @property
+    def bucket(self) -> str:
+        return f"{self.project}-{self.name}-build"
+
+    def image(self, repo_region: str, tag: str) -> str:
+        return f"{repo_region}-docker.pkg.dev/{self.project}/{self.repository}/{IMAGE_NAME}:{tag}"
+
+    # per region
+    @property
+    def service(self) -> str:
+        return self.name
+
+    @property
+    def neg(self) -> str:
+        return f"{self.name}-neg"
+
+    # the load balancer
+    @property
+    def address(self) -> str:
+        return f"{self.name}-ip"
+
+    @property
+    def backend_service(self) -> str:
+        return f"{self.name}-backend"
+
+    @property
+    def url_map(self) -> str:
+        return f"{self.name}-urlmap"
+
+    @property
+    def redirect_url_map(self) -> str:
+        return f"{self.name}-redirect"
+
+    @property
+    def http_proxy(self) -> str:
+        return f"{self.name}-http-proxy"
+
+    @property
+    def https_proxy(self) -> str:
+        return f"{self.name}-https-proxy"
+
+    @property
+    def certificate(self) -> str:
+        return f"{self.name}-cert"
+
+    @property
+    def http_rule(self) -> str:
+        return f"{self.name}-http"
+
+    @property
+    def https_rule(self) -> str:
+        return f"{self.name}-https"
+
+    def global_link(self, collection: str, name: str) -> str:
+        return f"projects/{self.project}/global/{collection}/{name}"
+
+    def region_link(self, region: str, collection: str, name: str) -> str:
+        return f"projects/{self.project}/regions/{region}/{collection}/{name}"

@@ -1,0 +1,272 @@
+"""The desired graph from a DeploySpec, diffed against what exists. Reads only.
+
+A plan is a list of steps, each a resource and an action (create, update, unchanged,
+delete). Steps carry the keys of the steps they wait for, so the executor can run
+everything else at the same time. Teardown is the same machinery with nothing desired:
+every resource named for the deployment, wherever it is, becomes a delete.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.api_core import exceptions as gexc
+
+from globalguide.cloud.clients import CloudClients
+from globalguide.cloud.names import LABEL_KEY, Names
+from globalguide.cloud.resources import (
+    BackendService,
+    BuildBucket,
+    EnabledApis,
+    ForwardingRule,
+    GlobalAddress,
+    Image,
+    ManagedCertificate,
+    RedirectUrlMap,
+    Repository,
+    Resource,
+    RunService,
+    ServerlessNeg,
+    ServiceSettings,
+    TargetHttpProxy,
+    TargetHttpsProxy,
+    UrlMap,
+)
+from globalguide.models import vertex_location
+from globalguide.spec import DeploySpec
+
+CREATE, UPDATE, UNCHANGED, DELETE, ABSENT = "create", "update", "unchanged", "delete", "absent"
+PAST_TENSE = {CREATE: "created", UPDATE: "updated", UNCHANGED: "unchanged", DELETE: "deleted"}
+READ_WORKERS = 8
+
+
+@dataclass
+class Step:
+    resource: Resource
+    action: str
+    current: Any = None
+    waits_for: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return self.resource.key
+
+    @property
+    def changes(self) -> bool:
+        return self.action in (CREATE, UPDATE, DELETE)
+
+
+@dataclass
+class Plan:
+    spec: DeploySpec
+    steps: list[Step]
+    image: Image | None = None
+    vertex_locations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> list[Step]:
+        return [s for s in self.steps if s.changes]
+
+    def step(self, key: str) -> Step:
+        return next(s for s in self.steps if s.key == key)
+
+    def rows(self, *, done: bool = False) -> list[dict[str, Any]]:
+        rows = []
+        for s in self.steps:
+            if s.action == ABSENT:
+                continue
+            action = PAST_TENSE.get(s.action, s.action) if done else s.action
+            rows.append(s.resource.row(action))
+        return rows
+
+
+def repo_region(spec: DeploySpec) -> str:
+    """Artifact Registry lives beside the first region; every region pulls from it."""
+    return spec.regions[0]
+
+
+def desired_resources(spec: DeploySpec, context: Any) -> tuple[list[Resource], Image]:
+    """Every resource of the deployment, with the keys each one references."""
+    names = Names(spec.name, spec.project)
+    apis = EnabledApis(names)
+    repo = Repository(names, names.repository, repo_region(spec))
+    bucket = BuildBucket(names, names.bucket, None)
+    image = Image(names, repo_region(spec), context)
+    address = GlobalAddress(names, names.address)
+    resources: list[Resource] = [apis, repo, bucket, image, address]
+    image.depends_on = [repo.key, bucket.key]
+    for r in (repo, bucket, address):
+        r.depends_on = [apis.key]
+
+    negs = []
+    for region in spec.regions:
+        settings = ServiceSettings(
+            image=image.uri,
+            model=spec.model,
+            vertex_location=vertex_location(spec.model, region),
+            min_instances=spec.min_instances,
+            max_instances=spec.max_instances,
+            concurrency=spec.concurrency,
+        )
+        service = RunService(names, region, settings)
+        service.depends_on = [image.key]
+        neg = ServerlessNeg(names, names.neg, region)
+        neg.depends_on = [apis.key]
+        negs.append(neg)
+        resources += [service, neg]
+
+    backend = BackendService(names, spec.regions)
+    backend.depends_on = [n.key for n in negs]
+    url_map = UrlMap(names, names.url_map)
+    url_map.depends_on = [backend.key]
+    resources += [backend, url_map]
+
+    if spec.domain:
+        redirect = RedirectUrlMap(names, names.redirect_url_map)
+        redirect.depends_on = [apis.key]
+        http_proxy = TargetHttpProxy(names, names.redirect_url_map)
+        http_proxy.depends_on = [redirect.key]
+        cert = ManagedCertificate(names, spec.domain)
+        cert.depends_on = [apis.key]
+        https_proxy = TargetHttpsProxy(names, names.https_proxy)
+        https_proxy.depends_on = [url_map.key, cert.key]
+        https_rule = ForwardingRule(
+            names,
+            names.https_rule,
+            "443",
+            names.global_link("targetHttpsProxies", names.https_proxy),
+        )
+        https_rule.depends_on = [https_proxy.key, address.key]
+        resources += [redirect, cert, https_proxy, https_rule]
+    else:
+        http_proxy = TargetHttpProxy(names, names.url_map)
+        http_proxy.depends_on = [url_map.key]
+    http_rule = ForwardingRule(
+        names, names.http_rule, "80", names.global_link("targetHttpProxies", names.http_proxy)
+    )
+    http_rule.depends_on = [http_proxy.key, address.key]
+    resources += [http_proxy, http_rule]
+    return resources, image
+
+
+def every_possible_resource(spec: DeploySpec, context: Any, regions: set[str]) -> list[Resource]:
+    """The deployment's resources in ``regions`` and with and without --domain: what a
+    teardown or a sweep must look for."""
+    from dataclasses import replace
+
+    with_domain = replace(spec, regions=tuple(sorted(regions)), domain=spec.domain or "x.invalid")
+    resources, _ = desired_resources(with_domain, context)
+    return resources
+
+
+def read_all(resources: list[Resource], clients: CloudClients) -> dict[str, Any]:
+    """Current state of each resource, read in parallel."""
+    with ThreadPoolExecutor(max_workers=READ_WORKERS, thread_name_prefix="read") as pool:
+        results = pool.map(lambda r: (r.key, r.read(clients)), resources)
+        return dict(results)
+
+
+def discover_regions(spec: DeploySpec, clients: CloudClients) -> set[str]:
+    """Regions that hold a Cloud Run service or serverless NEG named for this deployment."""
+    names = Names(spec.name, spec.project)
+    found: set[str] = set()
+    try:
+        for service in clients.run_services.list_services(
+            parent=f"projects/{spec.project}/locations/-"
+        ):
+            _, _, _, location, _, service_id = service.name.split("/")
+            if service_id == names.service and service.labels.get(LABEL_KEY) == spec.name:
+                found.add(location)
+    except (gexc.NotFound, gexc.PermissionDenied):
+        pass
+    try:
+        for scope, listing in clients.network_endpoint_groups.aggregated_list(
+            request={"project": spec.project, "filter": f'name = "{names.neg}"'}
+        ):
+            for neg in listing.network_endpoint_groups:
+                if neg.name == names.neg and scope.startswith("regions/"):
+                    found.add(scope.split("/", 1)[1])
+    except (gexc.NotFound, gexc.PermissionDenied):
+        pass
+    return found
+
+
+def _link_waits(steps: list[Step]) -> None:
+    """Creates and updates wait for what they reference. A delete waits for every change to
+    a kind of higher rank (one that may reference it: a resource in use cannot be deleted),
+    so teardown runs level by level, each level at once."""
+    by_key = {s.key: s for s in steps}
+    for step in steps:
+        r = step.resource
+        if step.action in (CREATE, UPDATE):
+            step.waits_for = [k for k in r.depends_on if k in by_key and by_key[k].changes]
+        elif step.action == DELETE:
+            step.waits_for = [
+                s.key
+                for s in steps
+                if s.changes
+                and s.key != step.key
+                and (r.key in s.resource.depends_on or s.resource.rank > r.rank)
+            ]
+
+
+def plan_deploy(spec: DeploySpec, clients: CloudClients, context: Any) -> Plan:
+    resources, image = desired_resources(spec, context)
+    wanted = {r.key for r in resources}
+    stale_regions = discover_regions(spec, clients) - set(spec.regions)
+    candidates = every_possible_resource(spec, context, set(spec.regions) | stale_regions)
+    # Resources of the deployment that are no longer wanted: other regions, or the HTTPS
+    # part after --domain was dropped. Images stay (teardown removes them).
+    obsolete = [
+        r
+        for r in candidates
+        if r.key not in wanted and r.deletable and r.kind not in ("image", "repository", "bucket")
+    ]
+    current = read_all(resources + obsolete, clients)
+    steps = []
+    for r in resources:
+        now = current[r.key]
+        if now is None:
+            action = CREATE
+        else:
+            action = UNCHANGED if r.same(now) else UPDATE
+        steps.append(Step(r, action, now))
+    for r in obsolete:
+        if current[r.key] is not None:
+            steps.append(Step(r, DELETE, current[r.key]))
+    _link_waits(steps)
+    locations = {region: vertex_location(spec.model, region) for region in spec.regions}
+    return Plan(spec, steps, image, locations)
+
+
+def plan_teardown(
+    spec: DeploySpec, clients: CloudClients, context: Any, *, keep_images: bool
+) -> Plan:
+    regions = discover_regions(spec, clients) | set(spec.regions)
+    candidates = [r for r in every_possible_resource(spec, context, regions) if r.deletable]
+    if keep_images:
+        candidates = [r for r in candidates if r.kind not in ("image", "repository")]
+    else:
+        # Every image of the deployment goes with its repository, whatever its tag.
+        candidates = [r for r in candidates if r.kind != "image"]
+    current = read_all(candidates, clients)
+    steps = [
+        Step(r, DELETE if current[r.key] is not None else ABSENT, current[r.key])
+        for r in candidates
+    ]
+    _link_waits(steps)
+    return Plan(spec, steps)
+
+
+def plan_status(spec: DeploySpec, clients: CloudClients, context: Any) -> Plan:
+    """What exists of the deployment, for `status`: every possible resource, read."""
+    regions = discover_regions(spec, clients) | set(spec.regions)
+    candidates = [r for r in every_possible_resource(spec, context, regions) if r.kind != "image"]
+    current = read_all(candidates, clients)
+    steps = [
+        Step(r, UNCHANGED if current[r.key] is not None else ABSENT, current[r.key])
+        for r in candidates
+    ]
+    return Plan(spec, steps)

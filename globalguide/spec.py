@@ -1,0 +1,191 @@
+"""DeploySpec: what the user asked for. Flags win over the environment, which wins over
+``globalguide.toml``, which wins over the defaults. Pure: no cloud calls, nothing written.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from globalguide.errors import UsageError
+
+DEFAULT_NAME = "local-guide"
+DEFAULT_MIN_INSTANCES = 0
+DEFAULT_MAX_INSTANCES = 5
+DEFAULT_CONCURRENCY = 80
+SETTINGS_FILE = "globalguide.toml"
+
+# Cloud Run service ids are at most 49 characters and every other resource name is the
+# deployment name plus a short suffix, so the name is kept well inside both limits.
+_NAME = re.compile(r"[a-z]([-a-z0-9]{0,23}[a-z0-9])?")
+_PROJECT = re.compile(r"[a-z][-a-z0-9]{4,28}[a-z0-9]")
+_DOMAIN = re.compile(r"(?=.{4,253}\Z)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_MODEL = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_SETTINGS_KEYS = {
+    "project", "name", "regions", "model", "min_instances", "max_instances", "concurrency",
+    "domain",
+}  # fmt: skip
+
+
+def default_model() -> str:
+    from service.gemini import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class DeploySpec:
+    project: str
+    name: str = DEFAULT_NAME
+    regions: tuple[str, ...] = ("us-central1", "europe-west1", "asia-northeast1")
+    model: str = field(default_factory=default_model)
+    min_instances: int = DEFAULT_MIN_INSTANCES
+    max_instances: int = DEFAULT_MAX_INSTANCES
+    concurrency: int = DEFAULT_CONCURRENCY
+    domain: str | None = None
+    local: bool = False
+
+    def validated(self) -> DeploySpec:
+        """This spec if every value is usable, else a UsageError naming the first bad one."""
+        from globalguide import geo
+
+        if not _NAME.fullmatch(self.name):
+            raise UsageError(
+                f"Invalid name {self.name!r}: use 1-25 lowercase letters, digits or hyphens, "
+                "starting with a letter and not ending with a hyphen."
+            )
+        if not self.project:
+            raise UsageError(
+                "No project: pass --project, set GOOGLE_CLOUD_PROJECT, or run "
+                "`gcloud config set project PROJECT_ID`."
+            )
+        if not self.local and not _PROJECT.fullmatch(self.project):
+            raise UsageError(f"Invalid project id {self.project!r}.")
+        if not self.regions:
+            raise UsageError("At least one region is needed.")
+        if len(set(self.regions)) != len(self.regions):
+            raise UsageError("A region is listed twice.")
+        for region in self.regions:
+            try:
+                geo.validate_region(region)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        if not _MODEL.fullmatch(self.model):
+            raise UsageError(f"Invalid model name {self.model!r}.")
+        if not 0 <= self.min_instances <= 100:
+            raise UsageError("--min-instances must be between 0 and 100.")
+        if not 1 <= self.max_instances <= 100:
+            raise UsageError("--max-instances must be between 1 and 100.")
+        if self.min_instances > self.max_instances:
+            raise UsageError("--min-instances cannot be more than --max-instances.")
+        if not 1 <= self.concurrency <= 1000:
+            raise UsageError("--concurrency must be between 1 and 1000.")
+        if self.domain is not None and not _DOMAIN.fullmatch(self.domain):
+            raise UsageError(f"Invalid domain {self.domain!r}.")
+        return self
+
+
+def gcloud_project(env: dict[str, str] | None = None) -> str | None:
+    """The project of gcloud's active configuration, read from its files (gcloud not needed)."""
+    env = dict(os.environ) if env is None else env
+    if env.get("CLOUDSDK_CORE_PROJECT"):
+        return env["CLOUDSDK_CORE_PROJECT"]
+    config_dir = Path(env.get("CLOUDSDK_CONFIG") or Path.home() / ".config" / "gcloud")
+    active = env.get("CLOUDSDK_ACTIVE_CONFIG_NAME")
+    if not active:
+        try:
+            active = (config_dir / "active_config").read_text().strip() or "default"
+        except OSError:
+            active = "default"
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(config_dir / "configurations" / f"config_{active}")
+    except configparser.Error:
+        return None
+    return parser.get("core", "project", fallback=None) or None
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """The [deploy] table (or top level) of globalguide.toml; {} when there is no file."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise UsageError(f"Cannot read {path.name}: {exc.strerror}.") from None
+    if len(raw) > 64 * 1024:
+        raise UsageError(f"{path.name} is too large (over 64 KiB).")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path.name} is not valid TOML: {exc}.") from None
+    table = data.get("deploy", data)
+    if not isinstance(table, dict):
+        raise UsageError(f"{path.name}: [deploy] must be a table.")
+    unknown = sorted(set(table) - _SETTINGS_KEYS - {"deploy"})
+    if unknown:
+        raise UsageError(f"{path.name}: unknown setting {unknown[0]!r}.")
+    return {k: v for k, v in table.items() if k in _SETTINGS_KEYS}
+
+
+def _typed(key: str, value: Any) -> Any:
+    if key in ("min_instances", "max_instances", "concurrency"):
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise UsageError(f"{key} must be a whole number.")
+        try:
+            return int(value)
+        except ValueError:
+            raise UsageError(f"{key} must be a whole number, not {value!r}.") from None
+    if key == "regions":
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise UsageError("regions must be a comma-separated list of region names.")
+        return tuple(i.strip() for i in items if i.strip())
+    if not isinstance(value, str):
+        raise UsageError(f"{key} must be text.")
+    return value.strip()
+
+
+def build_spec(
+    flags: dict[str, Any],
+    *,
+    local: bool,
+    local_project: str | None = None,
+    env: dict[str, str] | None = None,
+    settings_path: Path | None = None,
+) -> DeploySpec:
+    """Merge flags (None = not given), environment, settings file and defaults."""
+    env = dict(os.environ) if env is None else env
+    file_values = read_settings_file(settings_path or Path.cwd() / SETTINGS_FILE)
+    merged: dict[str, Any] = {}
+    for key in _SETTINGS_KEYS:
+        for value in (flags.get(key), env.get(f"GLOBALGUIDE_{key.upper()}"), file_values.get(key)):
+            if value is not None and value != "":
+                merged[key] = _typed(key, value)
+                break
+    if local:
+        given = flags.get("project")
+        if given and local_project and given != local_project:
+            raise UsageError(
+                f"--local serves project {local_project!r}; --project {given!r} does not match."
+            )
+        merged["project"] = local_project or given or ""
+    else:
+        merged["project"] = (
+            flags.get("project")
+            or env.get("GOOGLE_CLOUD_PROJECT")
+            or file_values.get("project")
+            or gcloud_project(env)
+            or ""
+        )
+    spec = DeploySpec(local=local, **merged)
+    return spec.validated()
+
+
+def with_overrides(spec: DeploySpec, **changes: Any) -> DeploySpec:
+    return replace(spec, **changes).validated()

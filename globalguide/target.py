@@ -1,0 +1,54 @@
+"""Which cloud a command talks to: Google Cloud with ADC, or the emulator (--local or
+GLOBALGUIDE_EMULATOR), started on demand for --local."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from globalguide.errors import CloudError, UsageError
+
+
+@dataclass(frozen=True)
+class Emulated:
+    endpoint: str
+    project: str
+
+
+def emulator_project(endpoint: str) -> str:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/_emulator/health", timeout=5) as resp:  # noqa: S310
+            return str(json.loads(resp.read())["project"])
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+        raise CloudError(
+            f"The emulator at {endpoint} does not answer.",
+            hint="Start it with `globalguide emulator start`, or unset GLOBALGUIDE_EMULATOR.",
+        ) from exc
+
+
+def resolve_emulator(local: bool, *, start: bool) -> Emulated | None:
+    """The emulator to use, if any: GLOBALGUIDE_EMULATOR wins; --local finds or starts one."""
+    from globalguide.cloud.clients import emulator_endpoint_from_env
+
+    endpoint = emulator_endpoint_from_env()
+    if endpoint:
+        if not endpoint.startswith(("http://127.", "http://localhost", "http://[::1]")):
+            raise UsageError("GLOBALGUIDE_EMULATOR must be a loopback http:// URL.")
+        return Emulated(endpoint, emulator_project(endpoint))
+    if not local:
+        return None
+    from globalguide.emulator.daemon import find_running
+
+    running = find_running()
+    if running is None:
+        if not start:
+            raise UsageError(
+                "The emulator is not running, so there is no local deployment.",
+                hint="Deploy with `globalguide deploy --local`.",
+            )
+        from globalguide import emulator_control
+
+        running, _ = emulator_control.start(emulator_control.StartOptions())
+    return Emulated(running.endpoint, running.project)
