@@ -150,8 +150,8 @@ def _connect(flags: dict, *, local: bool, start: bool):
     from globalguide.spec import build_spec
     from globalguide.target import resolve_emulator
 
-    if not local:
-        build_spec(flags, local=False)  # bad input fails before anything starts
+    # Bad input fails here, before the emulator starts or any cloud call is made.
+    build_spec(flags, local=local, local_project=flags.get("project") or "globalguide-local")
     emulated = resolve_emulator(local, start=start)
     if emulated is not None:
         spec = build_spec(flags, local=True, local_project=emulated.project)
@@ -337,7 +337,8 @@ def main() -> None:
     """Run the CLI; errors are rendered once here, tracebacks only with --debug."""
     debug = "--debug" in sys.argv[1:]
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the code of a typer.Exit
+        sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except GlobalGuideError as exc:
@@ -348,13 +349,11 @@ def main() -> None:
     except KeyboardInterrupt:
         UI().error("Interrupted.")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors and the unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:  # the command-line parser's usage errors, and the unexpected
+        if isinstance(exc, _abort_types()):
             UI().error("Aborted.")
             sys.exit(EXIT_USAGE)
-        if isinstance(exc, click.ClickException):
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # a parser error
             UI().error(exc.format_message())
             sys.exit(EXIT_USAGE)
         if debug:
@@ -364,6 +363,16 @@ def main() -> None:
             "Rerun with --debug for details, and report it if it persists.",
         )
         sys.exit(EXIT_FAILURE)
+
+
+def _abort_types() -> tuple[type, ...]:
+    import click
+
+    types: list[type] = [click.exceptions.Abort]
+    typer_abort = getattr(typer, "Abort", None)
+    if isinstance(typer_abort, type):
+        types.append(typer_abort)
+    return tuple(types)
 
 
 __all__ = ["app", "main", "UsageError"]

@@ -1,6 +1,7 @@
 """The Local Guide: a Flask app that greets each user by the city the load balancer saw.
 
-Routes: ``GET|POST /`` (JSON answer), ``GET /stream`` (the answer as server-sent events),
+Routes: ``GET|POST /`` (JSON answer; a browser that prefers HTML gets the page from
+:mod:`service.page` instead), ``GET /stream`` (the answer as server-sent events),
 ``GET /healthz``. ``create_app`` does no I/O: the model client is built on first use.
 """
 
@@ -12,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -21,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from service.config import Settings
 from service.gemini import FAILED, QUOTA, TIMEOUT, UNAVAILABLE, Gemini, ModelError
 from service.guide import HEADER, SYSTEM_INSTRUCTION, Location, parse_location, user_content
+from service.page import page, wants_html
 
 # What clients are told: short, fixed, never an upstream message or exception text.
 MODEL_ERRORS: dict[str, tuple[int, str]] = {
@@ -87,14 +89,21 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
 
     @app.route("/", methods=["GET", "POST"])
     def answer() -> Response:
+        if request.method != "POST" and wants_html(request.accept_mimetypes):
+            # The page never calls the model itself: its script opens /stream.
+            return _page()
         # The request body, if any, is not read: the answer depends on the location only.
+        if request.method == "HEAD":  # no model call (and no cost) for a body nobody reads
+            return _json({})
         location = parse_location(request.headers.get(HEADER))
         reply = gemini.generate(SYSTEM_INSTRUCTION, user_content(location))
         g.log["model_ms"] = round(reply.model_ms, 1)
-        return _json({"ai_response": reply.text, "meta": _meta(settings, location)})
+        return _json({"ai_response": reply.text, "meta": _meta_factory(settings, location)()})
 
     @app.route("/stream", methods=["GET"])
     def stream() -> Response:
+        if request.method == "HEAD":
+            return Response(mimetype="text/event-stream")
         location = parse_location(request.headers.get(HEADER))
         chunks = gemini.stream(SYSTEM_INSTRUCTION, user_content(location))
         # Pull the first chunk now: an error before it is an ordinary error response.
@@ -141,7 +150,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
 def _events(
     first: str,
     chunks: Iterator[str],
-    meta_now: Any,
+    meta_now: Callable[[], dict[str, Any]],
     log: dict[str, Any],
     request_id: str,
 ) -> Iterator[str]:
@@ -193,19 +202,8 @@ def _sse(payload: Mapping[str, Any], event: str | None = None) -> str:
     return (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
 
 
-def _meta(settings: Settings, location: Location) -> dict[str, Any]:
-    return {
-        "served_from_region": settings.service_region,
-        "user_detected_location": location.display,
-        "model": settings.model,
-        "vertex_location": settings.vertex_location,
-        "request_id": g.request_id,
-        "server_ms": round((time.perf_counter() - g.started) * 1000, 1),
-    }
-
-
-def _meta_factory(settings: Settings, location: Location) -> Any:
-    """``_meta`` for a stream: computed when the stream ends, outside the request context."""
+def _meta_factory(settings: Settings, location: Location) -> Callable[[], dict[str, Any]]:
+    """The ``meta`` object, computed when called (for a stream: when it ends)."""
     request_id, started = g.request_id, g.started
 
     def meta_now() -> dict[str, Any]:
@@ -237,6 +235,20 @@ def _secure(response: Response) -> None:
     headers["Referrer-Policy"] = "no-referrer"
     if response.mimetype in ("application/json", "text/event-stream"):
         headers.setdefault("Content-Security-Policy", JSON_CSP)
+    if request.path == "/" and request.method in ("GET", "HEAD"):
+        # GET / answers JSON or the page depending on Accept; caches must key on it.
+        response.vary.add("Accept")
+
+
+def _page() -> Response:
+    """The browser page, with its own policy (the JSON one would forbid its script)."""
+    built = page()
+    g.log["view"] = "page"
+    response = Response(built.body, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = built.csp
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    return response
 
 
 def _request_ids() -> tuple[str, str | None]:

@@ -24,6 +24,8 @@ def _isolated_state(tmp_path_factory):
     state = tmp_path_factory.mktemp("globalguide-state")
     os.environ[daemon.STATE_DIR_ENV] = str(state)
     os.environ["CLOUDSDK_CONFIG"] = str(state / "gcloud")
+    # google.auth would otherwise probe the metadata server, which is not on loopback.
+    os.environ["NO_GCE_CHECK"] = "true"
     yield state
     daemon.stop(state)
     os.environ.update(saved)

@@ -155,7 +155,6 @@ def google_cloud_credentials() -> Any:
     except DefaultCredentialsError:
         raise UsageError(
             "No Google Cloud credentials found.",
-            hint="Run `gcloud auth application-default login`, or add --local to use the "
-            "emulator.",
+            hint="Run `gcloud auth application-default login`, or add --local to use the emulator.",
         ) from None
     return credentials

@@ -33,6 +33,7 @@ from globalguide.cloud.resources import (
     TargetHttpProxy,
     TargetHttpsProxy,
     UrlMap,
+    api_disabled,
 )
 from globalguide.models import vertex_location
 from globalguide.spec import DeploySpec
@@ -151,13 +152,23 @@ def desired_resources(spec: DeploySpec, context: Any) -> tuple[list[Resource], I
     return resources, image
 
 
-def every_possible_resource(spec: DeploySpec, context: Any, regions: set[str]) -> list[Resource]:
-    """The deployment's resources in ``regions`` and with and without --domain: what a
-    teardown or a sweep must look for."""
+def every_possible_resource(
+    spec: DeploySpec, context: Any, regions: set[str], repo_regions: set[str] = frozenset()
+) -> list[Resource]:
+    """The deployment's resources in ``regions`` (repositories in ``repo_regions`` too), with
+    and without --domain: what a teardown or a sweep must look for."""
     from dataclasses import replace
 
-    with_domain = replace(spec, regions=tuple(sorted(regions)), domain=spec.domain or "x.invalid")
+    first = repo_region(spec)
+    ordered = (first, *sorted(set(regions) - {first}))
+    with_domain = replace(spec, regions=ordered, domain=spec.domain or "x.invalid")
     resources, _ = desired_resources(with_domain, context)
+    names = Names(spec.name, spec.project)
+    known = {r.region for r in resources if r.kind == "repository"}
+    for region in sorted(set(repo_regions) - known):
+        extra = Repository(names, names.repository, region)
+        extra.depends_on = [EnabledApis(names).key]
+        resources.append(extra)
     return resources
 
 
@@ -168,29 +179,63 @@ def read_all(resources: list[Resource], clients: CloudClients) -> dict[str, Any]
         return dict(results)
 
 
-def discover_regions(spec: DeploySpec, clients: CloudClients) -> set[str]:
-    """Regions that hold a Cloud Run service or serverless NEG named for this deployment."""
+@dataclass(frozen=True)
+class Found:
+    """Where the deployment has regional resources, as the cloud itself says."""
+
+    regions: frozenset[str]  # a Cloud Run service or serverless NEG of the deployment
+    repositories: frozenset[str]  # an image repository of the deployment
+
+
+def discover(spec: DeploySpec, clients: CloudClients) -> Found:
+    """Every Cloud Run region is asked, in parallel, for the deployment's service and
+    image repository (Cloud Run v2 refuses the "-" all-locations wildcard); serverless
+    NEGs come from one aggregated list."""
+    from globalguide import geo
+
     names = Names(spec.name, spec.project)
-    found: set[str] = set()
-    try:
-        for service in clients.run_services.list_services(
-            parent=f"projects/{spec.project}/locations/-"
-        ):
-            _, _, _, location, _, service_id = service.name.split("/")
-            if service_id == names.service and service.labels.get(LABEL_KEY) == spec.name:
-                found.add(location)
-    except (gexc.NotFound, gexc.PermissionDenied):
-        pass
-    try:
+
+    def ignore_missing(call: Any) -> Any:
+        try:
+            return call()
+        except gexc.GoogleAPICallError as exc:
+            if isinstance(exc, gexc.NotFound) or api_disabled(exc):
+                return None
+            raise
+
+    def service_in(region: str) -> bool:
+        service = ignore_missing(
+            lambda: clients.run_services.get_service(
+                name=f"projects/{spec.project}/locations/{region}/services/{names.service}"
+            )
+        )
+        return service is not None and service.labels.get(LABEL_KEY) == spec.name
+
+    def repository_in(region: str) -> bool:
+        repo = ignore_missing(
+            lambda: clients.artifact_registry.get_repository(
+                name=f"projects/{spec.project}/locations/{region}/repositories/{names.repository}"
+            )
+        )
+        return repo is not None and repo.labels.get(LABEL_KEY) == spec.name
+
+    regions = sorted(geo.REGIONS)
+    with ThreadPoolExecutor(max_workers=READ_WORKERS * 2, thread_name_prefix="discover") as pool:
+        with_service = pool.map(service_in, regions)
+        with_repo = pool.map(repository_in, regions)
+        found = {r for r, yes in zip(regions, with_service, strict=True) if yes}
+        repos = {r for r, yes in zip(regions, with_repo, strict=True) if yes}
+
+    def negs() -> None:
         for scope, listing in clients.network_endpoint_groups.aggregated_list(
             request={"project": spec.project, "filter": f'name = "{names.neg}"'}
         ):
             for neg in listing.network_endpoint_groups:
                 if neg.name == names.neg and scope.startswith("regions/"):
                     found.add(scope.split("/", 1)[1])
-    except (gexc.NotFound, gexc.PermissionDenied):
-        pass
-    return found
+
+    ignore_missing(negs)
+    return Found(frozenset(found), frozenset(repos))
 
 
 def _link_waits(steps: list[Step]) -> None:
@@ -215,7 +260,7 @@ def _link_waits(steps: list[Step]) -> None:
 def plan_deploy(spec: DeploySpec, clients: CloudClients, context: Any) -> Plan:
     resources, image = desired_resources(spec, context)
     wanted = {r.key for r in resources}
-    stale_regions = discover_regions(spec, clients) - set(spec.regions)
+    stale_regions = discover(spec, clients).regions - set(spec.regions)
     candidates = every_possible_resource(spec, context, set(spec.regions) | stale_regions)
     # Resources of the deployment that are no longer wanted: other regions, or the HTTPS
     # part after --domain was dropped. Images stay (teardown removes them).
@@ -244,8 +289,14 @@ def plan_deploy(spec: DeploySpec, clients: CloudClients, context: Any) -> Plan:
 def plan_teardown(
     spec: DeploySpec, clients: CloudClients, context: Any, *, keep_images: bool
 ) -> Plan:
-    regions = discover_regions(spec, clients) | set(spec.regions)
-    candidates = [r for r in every_possible_resource(spec, context, regions) if r.deletable]
+    found = discover(spec, clients)
+    candidates = [
+        r
+        for r in every_possible_resource(
+            spec, context, found.regions | set(spec.regions), found.repositories
+        )
+        if r.deletable
+    ]
     if keep_images:
         candidates = [r for r in candidates if r.kind not in ("image", "repository")]
     else:
@@ -262,8 +313,14 @@ def plan_teardown(
 
 def plan_status(spec: DeploySpec, clients: CloudClients, context: Any) -> Plan:
     """What exists of the deployment, for `status`: every possible resource, read."""
-    regions = discover_regions(spec, clients) | set(spec.regions)
-    candidates = [r for r in every_possible_resource(spec, context, regions) if r.kind != "image"]
+    found = discover(spec, clients)
+    candidates = [
+        r
+        for r in every_possible_resource(
+            spec, context, found.regions | set(spec.regions), found.repositories
+        )
+        if r.kind != "image"
+    ]
     current = read_all(candidates, clients)
     steps = [
         Step(r, UNCHANGED if current[r.key] is not None else ABSENT, current[r.key])

@@ -45,10 +45,12 @@ def _to_dict(message: Any) -> dict[str, Any]:
     return type(message).to_dict(message, preserving_proto_field_name=True)
 
 
-def _api_disabled(exc: gexc.GoogleAPICallError) -> bool:
-    return isinstance(exc, gexc.PermissionDenied) and (
-        "SERVICE_DISABLED" in str(exc) or "has not been used" in str(exc) or "disabled" in str(exc)
-    )
+def api_disabled(exc: BaseException) -> bool:
+    """A 403 that says the API is not enabled in the project (SERVICE_DISABLED)."""
+    if not isinstance(exc, gexc.Forbidden | gexc.PermissionDenied):
+        return False
+    text = str(exc)
+    return "SERVICE_DISABLED" in text or "has not been used in project" in text
 
 
 def _get_or_none(call: Any, *args: Any, **kwargs: Any) -> Any:
@@ -57,8 +59,8 @@ def _get_or_none(call: Any, *args: Any, **kwargs: Any) -> Any:
         return call(*args, **kwargs)
     except gexc.NotFound:
         return None
-    except gexc.PermissionDenied as exc:
-        if _api_disabled(exc):
+    except (gexc.Forbidden, gexc.PermissionDenied) as exc:
+        if api_disabled(exc):
             return None
         raise
 
@@ -449,7 +451,8 @@ class RunService(Resource):
 
     def summary(self, current: Any) -> dict[str, Any]:
         ready = current.terminal_condition.state == run_v2.Condition.State.CONDITION_SUCCEEDED
-        return {"uri": current.uri, "ready": ready, "revision": current.latest_ready_revision}
+        revision = current.latest_ready_revision.rsplit("/", 1)[-1]
+        return {"uri": current.uri, "ready": ready, "revision": revision}
 
 
 # ----------------------------------------------------------------- load balancer

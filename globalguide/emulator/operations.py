@@ -248,12 +248,16 @@ class Operation:
 
 # google.rpc.Code numbers, which google.longrunning errors carry.
 _GRPC_CODES = {
+    "CANCELLED": 1,
+    "UNKNOWN": 2,
     "INVALID_ARGUMENT": 3,
+    "DEADLINE_EXCEEDED": 4,
     "NOT_FOUND": 5,
     "ALREADY_EXISTS": 6,
     "PERMISSION_DENIED": 7,
     "RESOURCE_EXHAUSTED": 8,
     "FAILED_PRECONDITION": 9,
+    "ABORTED": 10,
     "INTERNAL": 13,
     "UNAVAILABLE": 14,
 }
@@ -361,6 +365,19 @@ class OperationStore:
         self.tick()
         with self._lock:
             return self._ops.get(name)
+
+    def peek(self, name: str) -> Operation | None:
+        """The operation, without completing any (safe to call from inside an effect)."""
+        with self._lock:
+            return self._ops.get(name)
+
+    def delete(self, name: str) -> bool:
+        """Forget an operation (compute's operations.delete); False if it is unknown."""
+        with self._lock:
+            if self._ops.pop(name, None) is None:
+                return False
+            self._by_request_id = {k: v for k, v in self._by_request_id.items() if v != name}
+            return True
 
     def render(self, name: str) -> dict[str, Any] | None:
         op = self.get(name)

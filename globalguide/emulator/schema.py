@@ -56,3 +56,10 @@ def check_enum(value: Any, enum_cls: Any, *, field: str) -> None:
             f"Value must be one of [{', '.join(sorted(enum_names(enum_cls)))}].",
             reason="invalid",
         )
+
+
+def canonical(body: dict[str, Any], message_cls: Any) -> dict[str, Any]:
+    """``body`` re-encoded as the API's canonical JSON: enum names (clients send numbers),
+    int64 as strings, default values dropped. Call after :func:`validate_body`."""
+    message = json_format.ParseDict(body, _pb_class(message_cls)(), ignore_unknown_fields=False)
+    return json_format.MessageToDict(message)

@@ -23,6 +23,7 @@ import hashlib
 import json
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
@@ -40,6 +41,8 @@ _VERSIONS = ("v1", "v1beta1")
 # Vertex accepts maxOutputTokens in [1, 65537) and temperature in [0, 2.0001).
 _MAX_OUTPUT_TOKENS_LIMIT = 65537
 _CHARS_PER_TOKEN = 4
+# The call record keeps the most recent calls only, so a long-running emulator stays small.
+MAX_RECORDED_CALLS = 10_000
 
 GEMS = (
     "find the small covered market a few streets from the centre and eat what the "
@@ -91,8 +94,11 @@ class FakeGemini:
         self.tokens_per_s = tokens_per_s
         self.rtt_ms = rtt_ms
         self.chunks = chunks
+        # Test hook: when set, every answer is this text instead of the greeting (for tests
+        # of how clients render what a model says, e.g. an answer that holds markup).
+        self.reply_override: str | None = None
         self._lock = threading.Lock()
-        self._calls: list[dict[str, Any]] = []
+        self._calls: deque[dict[str, Any]] = deque(maxlen=MAX_RECORDED_CALLS)
         self._unavailable: set[tuple[str, str]] = set()
         self._failures: list[int] = []
         self._closed = threading.Event()
@@ -101,7 +107,7 @@ class FakeGemini:
 
     @property
     def calls(self) -> list[dict[str, Any]]:
-        """A snapshot of the calls received, oldest first."""
+        """A snapshot of the calls received (the latest MAX_RECORDED_CALLS), oldest first."""
         with self._lock:
             return [dict(call) for call in self._calls]
 
@@ -122,6 +128,7 @@ class FakeGemini:
             self._calls.clear()
             self._unavailable.clear()
             self._failures.clear()
+            self.reply_override = None
 
     def close(self) -> None:
         """Wake every modelled delay now; later delays are skipped."""
@@ -191,7 +198,10 @@ class FakeGemini:
                 status="NOT_FOUND",
             )
         max_tokens = _validate(body)
-        text, finish = _reply(_location_city(body.get("contents")), max_tokens)
+        if self.reply_override is not None:
+            text, finish = self.reply_override, "STOP"
+        else:
+            text, finish = _reply(_location_city(body.get("contents")), max_tokens)
         pieces = _split(text, self.chunks if stream else 1)
         prompt_tokens = _tokens(json.dumps(body.get("contents"))) + _tokens(
             call["system_instruction"] or ""
@@ -451,3 +461,28 @@ def serve(fake: FakeGemini, host: str = "127.0.0.1", port: int = 0) -> tuple[Fak
     )
     running = FakeGeminiServer(fake, server)
     return running, running.base_url
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m globalguide.emulator.vertex``: a fake Gemini on loopback until Ctrl-C."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A fake Gemini on Vertex AI, on loopback.")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--ttft-ms", type=float, default=0.0, help="modelled time to first token")
+    parser.add_argument("--tokens-per-s", type=float, default=None, help="modelled token rate")
+    args = parser.parse_args(argv)
+    server, base_url = serve(
+        FakeGemini(ttft_ms=args.ttft_ms, tokens_per_s=args.tokens_per_s), port=args.port
+    )
+    print(f"fake Gemini at {base_url} (set GEMINI_BASE_URL to it)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

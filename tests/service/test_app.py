@@ -129,6 +129,13 @@ def test_healthz_does_not_call_the_model(client, gemini):
     assert gemini.fake.calls == []
 
 
+def test_head_does_not_call_the_model(client, gemini):
+    assert client.head("/", headers=PARIS).status_code == 200
+    assert client.head("/stream", headers=PARIS).status_code == 200
+    assert client.options("/").status_code == 200
+    assert gemini.fake.calls == []
+
+
 def test_security_headers(client):
     for path in ("/", "/healthz", "/nope"):
         headers = client.get(path, headers=PARIS).headers

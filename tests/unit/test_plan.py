@@ -23,7 +23,9 @@ def spec():
 
 def fake_remote(monkeypatch, state: dict, regions=()):
     monkeypatch.setattr(planning, "read_all", lambda rs, c: {r.key: state.get(r.key) for r in rs})
-    monkeypatch.setattr(planning, "discover_regions", lambda s, c: set(regions))
+    monkeypatch.setattr(
+        planning, "discover", lambda s, c: planning.Found(frozenset(regions), frozenset())
+    )
 
 
 def test_everything_is_created_on_an_empty_project(monkeypatch, spec, context):

@@ -1,0 +1,387 @@
+"""Benchmark the service: cold start and requests per second, as ratios measured in one run.
+
+    python bench/service.py [--reps 5] [--rps-reps 3] [--requests 3000] [--seconds 8]
+
+(a) Cold start: from process start to the first 200 on ``GET /`` of
+    - ``python -m service`` (gunicorn gthread, against a zero-delay fake Gemini),
+    - a bare Flask "hello" app under the very same gunicorn settings,
+    - the reference tutorial's app started the tutorial's way (``python main.py``: the
+      Flask debug server with its reloader, ``vertexai.generative_models``, a model object
+      per request), against the same fake Gemini. Its SDK is not a project dependency: it
+      runs from a separate virtual environment created on first use (``--tutorial-python``
+      to bring one, ``--no-tutorial`` to skip).
+(b) Requests per second on ``GET /`` of the service (zero-delay fake Gemini) and of the
+    hello app, same gunicorn settings, same keep-alive load, bounded by count and time.
+
+Everything listens on and talks to 127.0.0.1 only. Medians of several repetitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+TUTORIAL_REQUIREMENTS = ("flask==3.1.3", "google-cloud-aiplatform==2.7.0")
+PARIS = b"X-Client-Geo-Location: Paris,FRIDF,FR\r\n"
+START_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- a minimal keep-alive HTTP/1.1 client (cheap enough not to be the bottleneck) --------
+
+
+class Connection:
+    def __init__(self, port: int, timeout: float = 10.0) -> None:
+        self.port = port
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+        self.request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + PARIS + b"\r\n"
+
+    def get(self) -> int:
+        self.sock.sendall(self.request)
+        while b"\r\n\r\n" not in self.buffer:
+            self._read()
+        head, _, rest = self.buffer.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length, close = 0, False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        while len(rest) < length:
+            rest += self._recv()
+        self.buffer = rest[length:]
+        if close:
+            self.reopen()
+        return status
+
+    def _read(self) -> None:
+        self.buffer += self._recv()
+
+    def _recv(self) -> bytes:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("closed")
+        return data
+
+    def reopen(self) -> None:
+        self.sock.close()
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def first_200(port: int, process: subprocess.Popen, started: float) -> float:
+    """Seconds from ``started`` to the first 200 on ``GET /``; polls every 5 ms."""
+    deadline = started + START_TIMEOUT_S
+    while time.perf_counter() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before answering")
+        try:
+            conn = Connection(port, timeout=30)
+        except OSError:
+            time.sleep(0.005)
+            continue
+        try:
+            status = conn.get()
+        except (OSError, ConnectionError, ValueError, IndexError):
+            status = 0
+        finally:
+            conn.close()
+        if status == 200:
+            return time.perf_counter() - started
+        time.sleep(0.005)
+    raise RuntimeError("no 200 within the start timeout")
+
+
+# -- the processes under test ------------------------------------------------------------
+
+
+class Proc:
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.port = int(env["PORT"])
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        # The tutorial's reloader child is in the same process group.
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def base_env(port: int) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GUNICORN_")}
+    env.update(PORT=str(port), BIND_HOST="127.0.0.1", GUNICORN_LOG_LEVEL="warning")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def start_service(fake_url: str) -> Proc:
+    env = base_env(free_port())
+    env.update(
+        SERVICE_REGION="europe-west1",
+        GOOGLE_CLOUD_PROJECT="bench-project",
+        VERTEX_LOCATION="global",
+        GEMINI_BASE_URL=fake_url,
+    )
+    return Proc([sys.executable, "-m", "service"], env, ROOT)
+
+
+def start_hello(_: str) -> Proc:
+    env = base_env(free_port())
+    env["PYTHONPATH"] = os.pathsep.join([str(BENCH), env["PYTHONPATH"]])
+    code = (
+        "from service.__main__ import ServiceApplication; ServiceApplication('hello_app:app').run()"
+    )
+    return Proc([sys.executable, "-c", code], env, ROOT)
+
+
+def tutorial_starter(python: str) -> Callable[[str], Proc]:
+    def start(fake_url: str) -> Proc:
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+        env.update(
+            PORT=str(free_port()),
+            GOOGLE_CLOUD_PROJECT="bench-project",
+            SERVICE_REGION="europe-west1",
+            TUTORIAL_VERTEX_ENDPOINT=fake_url.rstrip("/"),
+            TUTORIAL_HOST="127.0.0.1",
+        )
+        return Proc([python, "tutorial_app.py"], env, BENCH)
+
+    return start
+
+
+def ensure_tutorial_python(given: str | None) -> tuple[str | None, str]:
+    """An interpreter with the tutorial's SDK, or (None, why not)."""
+    if given:
+        return given, "given"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    venv = cache / "globalguide" / "bench-tutorial-venv"
+    python = venv / "bin" / "python"
+    probe = [str(python), "-c", "import vertexai.generative_models"]
+    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+        return str(python), "cached venv"
+    print(
+        f"creating a venv for the tutorial app ({', '.join(TUTORIAL_REQUIREMENTS)}) ...",
+        file=sys.stderr,
+    )
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", *TUTORIAL_REQUIREMENTS],
+            check=True,
+            timeout=900,
+        )
+        subprocess.run(probe, check=True, capture_output=True)
+    except (subprocess.SubprocessError, OSError) as exc:
+        return None, f"could not install the tutorial's SDK ({type(exc).__name__})"
+    return str(python), "new venv"
+
+
+def start_fake() -> tuple[subprocess.Popen, str]:
+    """A zero-delay fake Gemini in its own process (so it does not share our GIL)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    process = subprocess.Popen(
+        [sys.executable, str(BENCH / "fake_gemini.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    if not url.startswith("http://127.0.0.1:"):
+        process.kill()
+        raise RuntimeError("the fake Gemini did not start")
+    return process, url
+
+
+# -- measurements --------------------------------------------------------------------------
+
+
+def cold_start(start: Callable[[str], Proc], fake_url: str) -> float:
+    proc = start(fake_url)
+    try:
+        return first_200(proc.port, proc.process, proc.started)
+    finally:
+        proc.stop()
+
+
+def rps(start: Callable[[str], Proc], fake_url: str, args: argparse.Namespace) -> float:
+    proc = start(fake_url)
+    try:
+        first_200(proc.port, proc.process, proc.started)
+        warm = Connection(proc.port)
+        for _ in range(100):
+            warm.get()
+        warm.close()
+        return load(proc.port, args.concurrency, args.requests, args.seconds)
+    finally:
+        proc.stop()
+
+
+def load(port: int, concurrency: int, total: int, seconds: float) -> float:
+    """Completed 200s per second over ``concurrency`` keep-alive connections."""
+    lock = threading.Lock()
+    remaining = [total]
+    done = [0]
+    failures = [0]
+    deadline = time.perf_counter() + seconds
+
+    def worker() -> None:
+        conn = Connection(port)
+        try:
+            while time.perf_counter() < deadline:
+                with lock:
+                    if remaining[0] <= 0:
+                        return
+                    remaining[0] -= 1
+                status = conn.get()
+                with lock:
+                    if status == 200:
+                        done[0] += 1
+                    else:
+                        failures[0] += 1
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures[0]:
+        print(f"  ({failures[0]} non-200 answers)", file=sys.stderr)
+    return done[0] / elapsed
+
+
+def median_of(label: str, reps: int, measure: Callable[[], float]) -> float:
+    values = [measure() for _ in range(reps)]
+    print(f"  {label}: " + ", ".join(f"{v:.3f}" for v in values), file=sys.stderr)
+    return statistics.median(values)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=5, help="cold-start repetitions")
+    parser.add_argument("--tutorial-reps", type=int, default=3)
+    parser.add_argument("--rps-reps", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=3000, help="per RPS run, at most")
+    parser.add_argument("--seconds", type=float, default=8.0, help="per RPS run, at most")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--tutorial-python", help="an interpreter with the tutorial's SDK")
+    parser.add_argument("--no-tutorial", action="store_true")
+    args = parser.parse_args()
+
+    tutorial_python, why = (None, "skipped (--no-tutorial)")
+    if not args.no_tutorial:
+        tutorial_python, why = ensure_tutorial_python(args.tutorial_python)
+
+    fake, fake_url = start_fake()
+    try:
+        # One unmeasured start of each, so every measured run finds warm file caches.
+        cold_start(start_service, fake_url)
+        cold_start(start_hello, fake_url)
+        if tutorial_python:
+            cold_start(tutorial_starter(tutorial_python), fake_url)
+
+        print("raw values (s or req/s):", file=sys.stderr)
+        service_cold = median_of(
+            "service cold", args.reps, lambda: cold_start(start_service, fake_url)
+        )
+        hello_cold = median_of("hello cold", args.reps, lambda: cold_start(start_hello, fake_url))
+        tutorial_cold = None
+        if tutorial_python:
+            start_tutorial = tutorial_starter(tutorial_python)
+            tutorial_cold = median_of(
+                "tutorial cold", args.tutorial_reps, lambda: cold_start(start_tutorial, fake_url)
+            )
+        service_rps = median_of(
+            "service rps", args.rps_reps, lambda: rps(start_service, fake_url, args)
+        )
+        hello_rps = median_of("hello rps", args.rps_reps, lambda: rps(start_hello, fake_url, args))
+    finally:
+        if fake.stdin:
+            fake.stdin.close()
+        try:
+            fake.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            fake.kill()
+
+    def row(label: str, value: str) -> None:
+        print(f"    {label:<46}{value}")
+
+    cpus = os.cpu_count()
+    print(f"machine: {platform.python_implementation()} {platform.python_version()}, {cpus} CPUs")
+    print("gunicorn settings: gthread, 1 worker x 8 threads (service/gunicorn.conf.py)")
+    print()
+    print(f"(a) cold start, process start to first 200 on GET / (median of {args.reps})")
+    row("service (python -m service)", f"{service_cold:7.3f} s")
+    row("bare Flask hello, same gunicorn settings", f"{hello_cold:7.3f} s")
+    row("service / hello", f"{service_cold / hello_cold:7.2f}")
+    if tutorial_cold is not None:
+        ratio = service_cold / tutorial_cold
+        verdict = "meets" if ratio <= 0.25 else "misses"
+        row(f"tutorial app, its way (median of {args.tutorial_reps})", f"{tutorial_cold:7.3f} s")
+        row("service / tutorial", f"{ratio:7.2f}  ({verdict} the <= 0.25 goal)")
+    else:
+        row("tutorial app", f"not measured: {why}")
+    print()
+    print(
+        f"(b) requests per second on GET /, zero-delay fake Gemini, {args.concurrency} keep-alive "
+        f"connections, <= {args.requests} requests or {args.seconds:g} s per run "
+        f"(median of {args.rps_reps})"
+    )
+    row("service", f"{service_rps:7.0f} req/s")
+    row("bare Flask hello, same gunicorn settings", f"{hello_rps:7.0f} req/s")
+    row("service / hello", f"{service_rps / hello_rps:7.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Vertex AI in the emulator: the fake Gemini (:mod:`vertex`) behind the API's checks.
+
+Every call checks the project and that ``aiplatform.googleapis.com`` is enabled, as Vertex
+does, before the fake answers. With ``--latency model`` the fake also waits a modelled
+time to first token, a modelled token rate, and the modelled round trip between the
+calling region (from the ``/_from/<region>/`` prefix the data plane puts in each service's
+``GEMINI_BASE_URL``) and the Vertex location:
+
+- the caller's own region: a small same-metro constant;
+- another region: the great-circle fibre model of :mod:`globalguide.geo`;
+- ``global``: the nearest region serving Gemini to the caller (Google routes global
+  requests to an available region and does not say which; nearest is the model);
+- ``us`` / ``eu``: the nearest Gemini region in that jurisdiction.
+
+Test controls, under ``/_emulator/vertex/``: ``POST unavailable`` ``{"model", "location"}``
+(that pair answers 404 from now on), ``POST fail`` ``{"code", "count"}`` (the next calls
+fail), ``GET calls`` (what the fake received), ``POST reset``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from globalguide import geo
+from globalguide.emulator.routing import ApiError, Route, bad_request, json_response, read_json
+from globalguide.emulator.vertex import FakeGemini
+
+SERVICE = "aiplatform.googleapis.com"
+
+# Modelled Gemini Flash timing. Public measurements of Flash-class models on Vertex put the
+# time to first token around a few hundred milliseconds and output at roughly 150-250
+# tokens per second (e.g. the Artificial Analysis leaderboard); these are midpoints.
+MODELLED_TTFT_MS = 350.0
+MODELLED_TOKENS_PER_S = 180.0
+SAME_REGION_RTT_MS = 1.0
+
+# Regions serving Gemini on Vertex AI (https://cloud.google.com/vertex-ai/generative-ai/docs/learn/locations).
+# Availability differs per model; this list is only used to model where ``global`` lands.
+GEMINI_REGIONS = (
+    "us-central1",
+    "us-east1",
+    "us-east4",
+    "us-east5",
+    "us-south1",
+    "us-west1",
+    "us-west4",
+    "northamerica-northeast1",
+    "southamerica-east1",
+    "europe-central2",
+    "europe-north1",
+    "europe-southwest1",
+    "europe-west1",
+    "europe-west2",
+    "europe-west3",
+    "europe-west4",
+    "europe-west6",
+    "europe-west8",
+    "europe-west9",
+    "asia-east1",
+    "asia-east2",
+    "asia-northeast1",
+    "asia-northeast3",
+    "asia-south1",
+    "asia-southeast1",
+    "australia-southeast1",
+    "me-central1",
+    "me-central2",
+    "me-west1",
+)
+_JURISDICTIONS = {
+    "us": tuple(r for r in GEMINI_REGIONS if r.startswith("us-")),
+    "eu": tuple(r for r in GEMINI_REGIONS if r.startswith("europe-")),
+}
+
+
+def region_rtt_ms(a: str, b: str) -> float:
+    """Modelled round trip between two regions' data centres."""
+    if a == b:
+        return SAME_REGION_RTT_MS
+    ra, rb = geo.REGIONS[a], geo.REGIONS[b]
+    km = geo.great_circle_km(ra.lat, ra.lon, rb.lat, rb.lon)
+    return 2 * km * geo.ROUTE_INFLATION / geo.FIBRE_KM_PER_MS + SAME_REGION_RTT_MS
+
+
+def modelled_rtt_ms(caller_region: str | None, location: str) -> float:
+    """Modelled round trip from the calling region to where ``location`` is served."""
+    if caller_region is None or caller_region not in geo.REGIONS:
+        return 0.0
+    if location in geo.REGIONS:
+        return region_rtt_ms(caller_region, location)
+    pool = GEMINI_REGIONS if location == "global" else _JURISDICTIONS.get(location)
+    if not pool:
+        return 0.0
+    return min(region_rtt_ms(caller_region, region) for region in pool)
+
+
+class API:
+    def __init__(self, emulator: Any) -> None:
+        self.emulator = emulator
+        modelled = emulator.config.latency == "model"
+        self.fake = FakeGemini(
+            ttft_ms=MODELLED_TTFT_MS if modelled else 0.0,
+            tokens_per_s=MODELLED_TOKENS_PER_S if modelled else None,
+            rtt_ms=modelled_rtt_ms if modelled else None,
+        )
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(
+                method=route.method,
+                pattern=route.pattern,
+                handler=partial(self._checked, route.handler),
+                api="aiplatform",
+                mutating=False,
+                style="google",
+                endpoint=route.endpoint,
+            )
+            for route in self.fake.routes()
+        ]
+
+    def _checked(self, handler: Any, request: Request, **params: str) -> Any:
+        self._check_project(params["project"])
+        self.emulator.require_enabled(SERVICE)
+        return handler(request, **params)
+
+    def _check_project(self, project: str) -> None:
+        usage = self.emulator.apis.get("serviceusage")
+        if usage is not None and project == getattr(usage, "number", None):
+            return
+        self.emulator.check_project(project)
+
+    # ------------------------------------------------------------- test controls
+    def control(self, request: Request, name: str) -> Response:
+        try:
+            if name == "calls" and request.method == "GET":
+                return json_response(self.fake.calls)
+            if name == "unavailable" and request.method == "POST":
+                body = read_json(request)
+                model, location = body.get("model"), body.get("location")
+                if not isinstance(model, str) or not isinstance(location, str):
+                    raise bad_request("'model' and 'location' must be strings")
+                self.fake.mark_unavailable(model, location)
+                return json_response({})
+            if name == "fail" and request.method == "POST":
+                body = read_json(request)
+                code, count = body.get("code"), body.get("count", 1)
+                if not isinstance(code, int) or not isinstance(count, int) or count < 1:
+                    raise bad_request("'code' must be an HTTP error status, 'count' at least 1")
+                try:
+                    self.fake.fail_next(code, count)
+                except ValueError as exc:
+                    raise bad_request(str(exc)) from None
+                return json_response({})
+            if name == "reset" and request.method == "POST":
+                self.fake.reset()
+                return json_response({})
+        except ApiError as exc:
+            return json_response(exc.body(), exc.code)
+        return json_response({"error": {"code": 404, "message": "Not Found"}}, 404)
+
+    # ------------------------------------------------------------------- state
+    def snapshot(self) -> dict[str, Any]:
+        return {"calls": len(self.fake.calls)}
+
+    def reset(self) -> None:
+        self.fake.reset()
+
+    def resource_count(self) -> int:
+        return 0

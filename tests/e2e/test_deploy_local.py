@@ -1,0 +1,125 @@
+"""`globalguide deploy --local` end to end: it serves, it is idempotent, teardown is total."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import requests
+
+from tests.e2e.conftest import clear_requests, emulator_requests, run_cli, run_json
+
+pytestmark = pytest.mark.e2e
+
+CITIES = {
+    "Tokyo": "asia-northeast1",
+    "Paris": "europe-west1",
+    "Chicago": "us-central1",
+    "Seoul": "asia-northeast1",
+    "Madrid": "europe-west1",
+    "Mexico City": "us-central1",
+    "Nairobi": "europe-west1",
+}
+
+
+@pytest.fixture(scope="module")
+def deployed(local_emulator):
+    document = run_json("deploy", "--local", "--yes")
+    yield document
+    run_cli("teardown", "--local", "--yes", check=False)
+
+
+def ask(url: str, **headers) -> requests.Response:
+    return requests.get(url, headers={"Accept": "application/json", **headers}, timeout=30)
+
+
+def test_deploy_reports_every_resource_and_a_serving_url(deployed):
+    assert deployed["target"] == "emulator"
+    assert deployed["url"].startswith("http://127.0.0.1:")
+    kinds = [r["kind"] for r in deployed["resources"]]
+    assert kinds.count("run-service") == 3 and kinds.count("neg") == 3
+    assert {r["action"] for r in deployed["resources"]} <= {"created", "updated", "unchanged"}
+    assert {r["region"] for r in deployed["regions"]} == set(CITIES.values())
+    assert deployed["served_from_region"] in CITIES.values()
+
+
+@pytest.mark.parametrize("city, region", sorted(CITIES.items()))
+def test_each_city_is_served_by_its_nearest_region(deployed, city, region):
+    response = ask(deployed["url"], **{"X-Emulator-Client-City": city})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["meta"]["served_from_region"] == region
+    assert city.split()[0] in body["meta"]["user_detected_location"]
+    assert city.split()[0] in body["ai_response"]
+
+
+def test_a_client_cannot_supply_its_own_location(deployed):
+    response = ask(
+        deployed["url"],
+        **{"X-Emulator-Client-City": "Tokyo", "X-Client-Geo-Location": "Atlantis,XX,ZZ"},
+    )
+    body = response.json()
+    assert "Atlantis" not in response.text
+    assert "Tokyo" in body["meta"]["user_detected_location"]
+
+
+def test_regional_services_are_not_reachable_directly(deployed):
+    status = run_json("status", "--local")
+    uris = [r["uri"] for r in status["regions"]]
+    assert len(uris) == 3
+    for uri in uris:
+        assert uri.startswith("http://127.0.0.1:")
+        direct = requests.get(uri, timeout=10)
+        assert direct.status_code == 404
+        assert "ai_response" not in direct.text
+
+
+def test_status_shows_every_region_answering(deployed):
+    status = run_json("status", "--local")
+    assert status["url"] == deployed["url"]
+    assert [r["answers"] for r in status["regions"]] == [True, True, True]
+
+
+def test_second_deploy_changes_nothing(deployed, local_emulator):
+    endpoint = local_emulator["endpoint"]
+    clear_requests(endpoint)
+    again = run_json("deploy", "--local", "--yes")
+    assert {r["action"] for r in again["resources"]} == {"unchanged"}
+    mutating = [r for r in emulator_requests(endpoint) if r["mutating"]]
+    assert mutating == []
+
+
+def test_dry_run_changes_nothing(deployed, local_emulator):
+    endpoint = local_emulator["endpoint"]
+    clear_requests(endpoint)
+    plan = run_json("deploy", "--local", "--dry-run", "--regions", "us-central1,europe-west1")
+    actions = {(r["kind"], r["region"]): r["action"] for r in plan["resources"]}
+    assert actions[("run-service", "asia-northeast1")] == "delete"
+    assert actions[("backend-service", None)] == "update"
+    assert [r for r in emulator_requests(endpoint) if r["mutating"]] == []
+
+
+def test_without_yes_and_without_a_terminal_deploy_refuses(deployed, local_emulator):
+    endpoint = local_emulator["endpoint"]
+    clear_requests(endpoint)
+    proc = run_cli("deploy", "--local", "--max-instances", "7", check=False)
+    assert proc.returncode == 2
+    assert "--yes" in proc.stderr
+    assert [r for r in emulator_requests(endpoint) if r["mutating"]] == []
+
+
+def test_teardown_leaves_nothing(deployed, local_emulator):
+    endpoint = local_emulator["endpoint"]
+    result = run_json("teardown", "--local", "--yes")
+    assert result["left"] == 0
+    state = requests.get(f"{endpoint}/_emulator/state", timeout=10).json()
+    assert state["dataplane"].get("revisions", []) == [] or all(
+        r.get("status") != "ready" for r in state["dataplane"]["revisions"]
+    )
+    again = run_json("teardown", "--local", "--yes")
+    assert again["resources"] == []
+    status = run_json("status", "--local")
+    assert status["deployed"] is False
+    for pid in [r.get("pid") for r in state["dataplane"].get("revisions", []) if r.get("pid")]:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
