@@ -6,7 +6,7 @@ us-central1), a model object built per request, the raw header pasted into the p
 exception text returned to the client, and the Flask development server in debug mode,
 started with ``python tutorial_app.py``. Do not deploy it.
 
-The one addition: when ``TUTORIAL_VERTEX_ENDPOINT`` is set (by bench/service.py), the SDK
+The one addition: when ``TUTORIAL_VERTEX_ENDPOINT`` is set (by bench/service_bench.py), the SDK
 is pointed at that local fake Gemini over REST with a static token, since the benchmark
 never leaves the machine. Everything on the start path is otherwise the tutorial's.
 """

@@ -59,6 +59,18 @@ class Gemini:
         self._config: Any = None
         self._lock = threading.Lock()
 
+    def warm_up(self) -> None:
+        """Build the client in a background thread, so the first request does not pay for
+        importing google-genai. A failure here is left for the first request to report."""
+
+        def build() -> None:
+            try:
+                self._ensure_client()
+            except Exception:  # noqa: S110 - the first real call raises it again, mapped
+                pass
+
+        threading.Thread(target=build, name="gemini-warm-up", daemon=True).start()
+
     def _ensure_client(self) -> tuple[Any, Any]:
         if self._client is None:
             with self._lock:

@@ -26,3 +26,12 @@ preload_app = False
 # No runtime control socket: several regional services may share one machine locally.
 control_socket_disable = True
 reload = False
+
+
+def post_worker_init(worker):
+    """Once a worker is up, build its model client in the background: the first request
+    then does not wait for google-genai to import."""
+    extensions = getattr(worker.wsgi, "extensions", None) or {}
+    gemini = extensions.get("service.gemini")
+    if gemini is not None:
+        gemini.warm_up()

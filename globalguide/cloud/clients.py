@@ -83,10 +83,20 @@ class CloudClients:
         return self._make(run_v2.ServicesClient)
 
     # -- Compute Engine
+    _OPERATION_CLIENTS = ("global_operations", "region_operations", "zone_operations")
+
     def _compute(self, name: str) -> Any:
         from google.cloud import compute_v1
 
-        return self._make(getattr(compute_v1, name))
+        client = self._make(getattr(compute_v1, name))
+        services = getattr(client._transport, "_extended_operations_services", None)
+        if self.endpoint is not None and isinstance(services, dict):
+            # compute_v1 polls an operation (``.result()``) with an operations client it
+            # builds itself without client_options, i.e. against the real endpoint; it
+            # reuses one found in this cache, so give it ours.
+            for attr in self._OPERATION_CLIENTS:
+                services[attr] = getattr(self, attr)
+        return client
 
     @cached_property
     def global_addresses(self) -> Any:

@@ -138,9 +138,25 @@ class OperationFailed(Exception):
         self.cause = cause
 
 
+def _polling(timeout: float) -> Any:
+    """Poll an operation every 50 ms at first, backing off to 1 s: the library's default
+    starts at 1 s and grows to 20 s, which adds seconds to every step of a dependency
+    chain to save a few GETs."""
+    from google.api_core import retry
+    from google.api_core.future import polling
+
+    return retry.Retry(
+        predicate=retry.if_exception_type(polling._OperationNotComplete),
+        initial=0.05,
+        maximum=1.0,
+        multiplier=1.3,
+        timeout=timeout,
+    )
+
+
 def wait_operation(op: Any, timeout: float = OPERATION_TIMEOUT_S) -> Any:
     try:
-        return op.result(timeout=timeout)
+        return op.result(timeout=timeout, polling=_polling(timeout))
     except gexc.GoogleAPICallError as exc:
         raise OperationFailed(exc) from exc
 

@@ -222,6 +222,9 @@ class Emulator:
         if name == "reset" and request.method == "POST":
             self.reset()
             return json_response({})
+        if name == "resources":
+            self.operations.tick()
+            return json_response({"count": self.resource_count()})
         if name == "edges":
             return json_response(self.dataplane.edges())
         handler = getattr(self.apis.get("vertex_api"), "control", None)

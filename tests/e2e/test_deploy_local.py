@@ -108,18 +108,28 @@ def test_without_yes_and_without_a_terminal_deploy_refuses(deployed, local_emula
     assert [r for r in emulator_requests(endpoint) if r["mutating"]] == []
 
 
+def service_pids(endpoint: str) -> list[int]:
+    state = requests.get(f"{endpoint}/_emulator/state", timeout=10).json()
+    return [
+        revision["pid"]
+        for service in state["dataplane"]["services"]
+        for revision in service["revisions"]
+        if revision.get("pid")
+    ]
+
+
 def test_teardown_leaves_nothing(deployed, local_emulator):
     endpoint = local_emulator["endpoint"]
+    pids = service_pids(endpoint)
+    assert len(pids) >= 3
     result = run_json("teardown", "--local", "--yes")
     assert result["left"] == 0
+    assert requests.get(f"{endpoint}/_emulator/resources", timeout=10).json() == {"count": 0}
     state = requests.get(f"{endpoint}/_emulator/state", timeout=10).json()
-    assert state["dataplane"].get("revisions", []) == [] or all(
-        r.get("status") != "ready" for r in state["dataplane"]["revisions"]
-    )
-    again = run_json("teardown", "--local", "--yes")
-    assert again["resources"] == []
-    status = run_json("status", "--local")
-    assert status["deployed"] is False
-    for pid in [r.get("pid") for r in state["dataplane"].get("revisions", []) if r.get("pid")]:
+    assert state["dataplane"]["services"] == [] and state["dataplane"]["edges"] == []
+    for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+    again = run_json("teardown", "--local", "--yes")
+    assert again["resources"] == []
+    assert run_json("status", "--local")["deployed"] is False

@@ -193,14 +193,20 @@ def test_wrong_delete_order_fails_and_right_order_succeeds(enabled, emu):
     c = enabled
     build_chain(c)
     wrong = [
-        (c.global_addresses, {"address": "ip"}, "address", "global/addresses/ip", "forwardingRules/fr"),
+        (c.global_addresses, {"address": "ip"}, "address", "forwardingRules/fr"),
         (c.target_http_proxies, {"target_http_proxy": "px"}, "target_http_proxy",
-         "global/targetHttpProxies/px", "forwardingRules/fr"),
-        (c.url_maps, {"url_map": "um"}, "url_map", "global/urlMaps/um", "targetHttpProxies/px"),
-        (c.backend_services, {"backend_service": "bs"}, "backend_service",
-         "global/backendServices/bs", "urlMaps/um"),
+         "forwardingRules/fr"),
+        (c.url_maps, {"url_map": "um"}, "url_map", "targetHttpProxies/px"),
+        (c.backend_services, {"backend_service": "bs"}, "backend_service", "urlMaps/um"),
     ]  # fmt: skip
-    for client, request, snake, path, user in wrong:
+    paths = {
+        "address": "global/addresses/ip",
+        "target_http_proxy": "global/targetHttpProxies/px",
+        "url_map": "global/urlMaps/um",
+        "backend_service": "global/backendServices/bs",
+    }
+    for client, request, snake, user in wrong:
+        path = paths[snake]
         with pytest.raises(gexc.BadRequest) as info:
             client.delete(project=P, **request)
         assert reason(info.value) == "resourceInUseByAnotherResource"

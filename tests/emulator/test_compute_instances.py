@@ -98,7 +98,9 @@ def test_machine_type(enabled, machine_type, words):
 
 def test_instance_needs_a_disk(enabled):
     err = bad(create, enabled, disks=[])
-    assert err.message.endswith("Invalid value for field 'resource.disks': ''. No disks are specified.")
+    assert err.message.endswith(
+        "Invalid value for field 'resource.disks': ''. No disks are specified."
+    )
 
 
 def test_duplicate_instance_is_409(enabled):
@@ -139,7 +141,7 @@ def test_serial_port_output_start_and_next(enabled, emu):
     assert compute.append_serial_output(link, "boot\n")
     first = serial(enabled)
     assert (first.contents, first.start, first.next_) == ("boot\n", 0, 5)
-    compute.append_serial_output(link, "PROBE {\"ms\": 12}\n")
+    compute.append_serial_output(link, 'PROBE {"ms": 12}\n')
     more = serial(enabled, start=first.next_)
     assert more.contents == 'PROBE {"ms": 12}\n' and more.start == 5
     tail = serial(enabled, start=-3)

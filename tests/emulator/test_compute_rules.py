@@ -12,8 +12,8 @@ from google.cloud import compute_v1
 
 from tests.emulator.test_compute import (
     GEO_HEADER,
-    P,
     REGIONS,
+    P,
     backend_service,
     build_chain,
     geo_header_action,
@@ -70,9 +70,13 @@ def chain(enabled):
 
 
 # ------------------------------------------------------------------ every resource
-@pytest.mark.parametrize("name", ["Upper", "1starts-with-digit", "ends-with-dash-", "a" * 64, "a_b"])
+@pytest.mark.parametrize(
+    "name", ["Upper", "1starts-with-digit", "ends-with-dash-", "a" * 64, "a_b"]
+)
 def test_names_follow_rfc1035(enabled, name):
-    err = bad(enabled.global_addresses.insert, project=P, address_resource=compute_v1.Address(name=name))
+    err = bad(
+        enabled.global_addresses.insert, project=P, address_resource=compute_v1.Address(name=name)
+    )
     assert err.message.endswith(
         f"Invalid value for field 'resource.name': '{name}'. "
         "Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'"
@@ -90,7 +94,9 @@ def test_duplicate_name_is_409_already_exists(enabled):
     with pytest.raises(gexc.Conflict) as info:
         enabled.global_addresses.insert(project=P, address_resource=compute_v1.Address(name="ip"))
     assert reason(info.value) == "alreadyExists"
-    assert info.value.message.endswith(f"The resource 'projects/{P}/global/addresses/ip' already exists")
+    assert info.value.message.endswith(
+        f"The resource 'projects/{P}/global/addresses/ip' already exists"
+    )
 
 
 def test_unknown_field_is_400(enabled, endpoint):
@@ -135,7 +141,9 @@ def test_reference_to_a_missing_resource_is_404(enabled):
                 name="px", url_map=global_link("urlMaps", "nope")
             ),
         )
-    assert info.value.message.endswith(f"The resource 'projects/{P}/global/urlMaps/nope' was not found")
+    assert info.value.message.endswith(
+        f"The resource 'projects/{P}/global/urlMaps/nope' was not found"
+    )
 
 
 def test_malformed_reference_is_400(enabled):
@@ -173,7 +181,9 @@ def test_serverless_neg_needs_a_target(enabled):
         enabled,
         compute_v1.NetworkEndpointGroup(name="neg", network_endpoint_type="SERVERLESS"),
     )
-    assert "exactly one of cloudRun, appEngine, cloudFunction or serverlessDeployment" in err.message
+    assert (
+        "exactly one of cloudRun, appEngine, cloudFunction or serverlessDeployment" in err.message
+    )
 
 
 def test_serverless_neg_takes_only_one_target(enabled):
@@ -560,7 +570,9 @@ def managed(*domains: str) -> compute_v1.SslCertificate:
     ],
 )
 def test_managed_certificate_domains(enabled, domains, words):
-    err = bad(enabled.ssl_certificates.insert, project=P, ssl_certificate_resource=managed(*domains))
+    err = bad(
+        enabled.ssl_certificates.insert, project=P, ssl_certificate_resource=managed(*domains)
+    )
     assert words in err.message
 
 
@@ -654,9 +666,9 @@ def test_rule_address_by_name_path_or_url_reads_back_as_the_ip(chain):
         insert_rule(chain, name=f"r{i}", I_p_address=ref, port_range=str(8000 + i)).result(
             timeout=30
         )
-        assert chain.global_forwarding_rules.get(project=P, forwarding_rule=f"r{i}").I_p_address == (
-            "127.0.0.1"
-        )
+        assert chain.global_forwarding_rules.get(
+            project=P, forwarding_rule=f"r{i}"
+        ).I_p_address == ("127.0.0.1")
 
 
 def test_same_ip_and_port_twice_is_a_conflict(chain):
@@ -683,7 +695,9 @@ def test_classic_rule_ports(negs):
             name="px", url_map=global_link("urlMaps", "um")
         ),
     )
-    err = bad(insert_rule, negs, load_balancing_scheme="EXTERNAL", I_p_address=None, port_range="81")
+    err = bad(
+        insert_rule, negs, load_balancing_scheme="EXTERNAL", I_p_address=None, port_range="81"
+    )
     assert "use 80 or 8080" in err.message
     insert_rule(negs, load_balancing_scheme="EXTERNAL", I_p_address=None, port_range="8080").result(
         timeout=30

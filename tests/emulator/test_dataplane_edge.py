@@ -285,6 +285,12 @@ def test_internal_only_ingress_refuses_the_load_balancer_with_cloud_runs_404(wor
     assert headers["Via"] == "1.1 google"
 
 
+def test_paths_cloud_run_reserves_get_its_404_through_the_load_balancer(default_edge):
+    status, headers, body = get(default_edge, "/healthz", X_Emulator_Client_City="Paris")
+    assert status == 404 and b"Error 404 (Not Found)!!1" in body
+    assert headers["Via"] == "1.1 google"
+
+
 def test_server_sent_events_stream_through_chunk_by_chunk(world):
     url = chain(world)
     host, port = url.removeprefix("http://").split(":")

@@ -101,6 +101,15 @@ def test_restricted_ingress_answers_googles_404_and_never_reaches_the_app(plane,
     assert json.loads(count)["count"] == 0
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/eventlog", "/_ah/warmup"])
+def test_paths_cloud_run_reserves_never_reach_the_app(plane, image, path):
+    handle = ready(start(plane, image))
+    status, _, body = http_get(handle.uri, path)
+    assert status == 404 and b"Error 404 (Not Found)!!1" in body
+    _, _, count = http_get(f"http://127.0.0.1:{handle.port}", "/_count")
+    assert json.loads(count)["count"] == 0
+
+
 def test_set_ingress_applies_to_the_running_service(plane, image):
     handle = ready(start(plane, image, ingress="INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"))
     assert http_get(handle.uri, "/")[0] == 404

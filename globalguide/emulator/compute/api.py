@@ -74,7 +74,7 @@ class API(Crud):
         z = f"{p}/zones/<zone>"
         routes: list[tuple[str, str, Any, bool]] = []
 
-        def crud(base: str, collection: str, *, scoped: str | None = None) -> None:
+        def crud(base: str, collection: str) -> None:
             one = f"{base}/{collection}/<name>"
             routes.extend(
                 [
@@ -156,6 +156,7 @@ class API(Crud):
 
     def resource_count(self) -> int:
         with self.emulator.lock:
+            self._prune()
             return self.state.count()
 
     # ------------------------------------------------------------ for the data plane
@@ -168,6 +169,7 @@ class API(Crud):
         if ref is None or ref.collection != kind:
             return None
         with self.emulator.lock:
+            self._prune()
             resource = self.state.get(kind, ref.link)
             return None if resource is None else self._render(kind, resource)
 
@@ -175,6 +177,7 @@ class API(Crud):
         if kind not in KINDS:
             raise KeyError(kind)
         with self.emulator.lock:
+            self._prune()
             return [self._render(kind, r) for r in self.state.items[kind].values()]
 
     def address_of(self, rule_link: str) -> dict[str, Any] | None:
@@ -193,7 +196,9 @@ class API(Crud):
             return True
 
     # ------------------------------------------------------------ generic handlers
-    def _scope(self, collection: str, params: dict[str, str]) -> tuple[str, str] | None:
+    def _scope(self, project: str, params: dict[str, str]) -> tuple[str, str] | None:
+        """The request's region or zone scope, once the project and the API are checked."""
+        self._enter(project)
         if "region" in params:
             return ("regions", check_region(params["region"]))
         if "zone" in params:
@@ -202,8 +207,7 @@ class API(Crud):
         return None
 
     def insert(self, collection: str, request: Request, project: str, **scope: str) -> Any:
-        where = self._scope(collection, scope)
-        self._enter(project)
+        where = self._scope(project, scope)
         if collection == "instances":
             return self._insert_instance(request, project, where)
         if collection == "forwardingRules":
@@ -222,24 +226,18 @@ class API(Crud):
         return self._insert(request, project, collection, where, builders[collection])
 
     def get_handler(self, collection: str, request: Request, project: str, name: str, **scope):
-        where = self._scope(collection, scope)
+        where = self._scope(project, scope)
         return self._get(project, collection, where, name)
 
     def list_handler(self, collection: str, request: Request, project: str, **scope: str):
-        where = self._scope(collection, scope)
+        where = self._scope(project, scope)
         return self._list(request, project, collection, where)
 
     def delete(self, collection: str, request: Request, project: str, name: str, **scope: str):
-        where = self._scope(collection, scope)
+        where = self._scope(project, scope)
         if collection == "instances":
             return self._delete(
-                request,
-                project,
-                collection,
-                where,
-                name,
-                before=_set_status("STOPPING"),
-                after=self._instance_gone,
+                request, project, collection, where, name, after=self._instance_gone
             )
         edges = collection in ("forwardingRules", *PROXIES)
         return self._delete(
@@ -256,7 +254,7 @@ class API(Crud):
         return partial(self.set_labels, collection)
 
     def set_labels(self, collection: str, request: Request, project: str, name: str, **scope):
-        where = self._scope(collection, scope)
+        where = self._scope(project, scope)
         return self._set_labels(request, project, collection, where, name)
 
     def aggregated_negs(self, request: Request, project: str) -> dict[str, Any]:
@@ -391,7 +389,9 @@ class API(Crud):
     # ------------------------------------------------------------ instances
     def _render(self, collection: str, resource: dict[str, Any]) -> dict[str, Any]:
         out = super()._render(collection, resource)
-        if collection == "instances" and out.get("status") == "PROVISIONING":
+        if collection == "instances" and resource["selfLink"] in self.state.deleting:
+            out["status"] = "STOPPING"
+        elif collection == "instances" and out.get("status") == "PROVISIONING":
             op = self.emulator.operations.peek(self.instance_ops.get(resource["selfLink"], ""))
             if op is not None and not op.done:
                 span = max(op.due - op.started, 1e-9)
@@ -464,8 +464,7 @@ class API(Crud):
             hook(instance)
 
     def serial_port_output(self, request: Request, project: str, zone: str, name: str) -> Any:
-        self._scope("instances", {"zone": zone})
-        self._enter(project)
+        self._scope(project, {"zone": zone})
         port = _int_arg(request, "port", 1)
         if port not in SERIAL_PORTS:
             raise invalid_value("port", port, "Must be between 1 and 4, inclusive.")
@@ -486,8 +485,7 @@ class API(Crud):
 
     # ------------------------------------------------------------ operations
     def _operation_key(self, project: str, operation: str, params: dict[str, str]) -> str:
-        self._enter(project)
-        where = self._scope("operations", params)
+        where = self._scope(project, params)
         scope = "global" if where is None else f"{where[0]}/{where[1]}"
         return f"projects/{project}/{scope}/operations/{operation}"
 
@@ -531,13 +529,6 @@ class API(Crud):
 
 def _proxy(collection: str, refs: Any, body: dict[str, Any], base: dict[str, Any]) -> dict:
     return build_proxy(refs, body, base, collection)
-
-
-def _set_status(status: str):
-    def hook(resource: dict[str, Any]) -> None:
-        resource["status"] = status
-
-    return hook
 
 
 def _int_arg(request: Request, name: str, default: int | None) -> int | None:

@@ -129,7 +129,8 @@ class Crud:
 
     def _prune(self) -> None:
         """Forget inserts and deletes whose operation ended without its effect (a failed
-        operation), so the name is free again and the resource is deletable again."""
+        operation), so the name is free again and the resource is deletable again. Reads
+        operations without completing any, so it is safe inside an operation's effect."""
         for link, pending in list(self.state.pending.items()):
             if self._done(pending.operation):
                 del self.state.pending[link]
@@ -230,6 +231,7 @@ class Crud:
         self._enter(project)
         ref = Ref(project, scope, collection, name)
         with self.emulator.lock:
+            self._prune()
             resource = self.state.get(collection, ref.link)
             if resource is None:
                 raise missing(ref.path)
@@ -240,6 +242,7 @@ class Crud:
         terms = listing.parse_filter(request.args.get("filter"))
         prefix = Ref(project, scope, collection, "").link
         with self.emulator.lock:
+            self._prune()
             items = [
                 self._render(collection, r)
                 for link, r in self.state.items[collection].items()
@@ -265,6 +268,7 @@ class Crud:
         terms = listing.parse_filter(request.args.get("filter"))
         scoped: dict[str, list[dict[str, Any]]] = {}
         with self.emulator.lock:
+            self._prune()
             for link, resource in self.state.items[collection].items():
                 parts = path_of(link).split("/")
                 if parts[1] != project or parts[2] == "global":
@@ -287,7 +291,6 @@ class Crud:
         scope: Scope,
         name: str,
         *,
-        before: Hook | None = None,
         after: Hook | None = None,
     ) -> dict[str, Any]:
         self._enter(project)
@@ -303,8 +306,6 @@ class Crud:
             if ref.link in self.state.deleting:
                 raise not_ready(ref.path)
             self._check_unused(collection, ref.link)
-            if before is not None:
-                before(resource)
 
             def effect() -> None:
                 with self.emulator.lock:
@@ -426,7 +427,9 @@ class Crud:
                         raise missing(ref.path)
                     if now.get("labelFingerprint") != expected:
                         raise precondition(LABELS_CHANGED)
-                    now["labels"] = labels
+                    now.pop("labels", None)
+                    if labels:
+                        now["labels"] = labels
                     self._finish(kind, now)
 
             op, _ = self._start(

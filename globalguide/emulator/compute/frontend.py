@@ -33,6 +33,13 @@ def _input(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in OUTPUT_ONLY and k != "name"}
 
 
+def _set_labels(resource: dict[str, Any], labels: dict[str, str]) -> None:
+    """The API leaves ``labels`` out of a resource that has none."""
+    resource.pop("labels", None)
+    if labels:
+        resource["labels"] = labels
+
+
 # ------------------------------------------------------------------ addresses
 def build_address(refs: References, body: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     a = compute_v1.Address
@@ -51,7 +58,8 @@ def build_address(refs: References, body: dict[str, Any], base: dict[str, Any]) 
     labels = check_labels(body.get("labels"))
     out = {**base, **_input(body)}
     out.update(address=LOOPBACK[version], ipVersion=version, addressType=address_type)
-    out.update(networkTier=tier, labels=labels)
+    out.update(networkTier=tier)
+    _set_labels(out, labels)
     return out
 
 
@@ -253,8 +261,8 @@ def build_forwarding_rule(
         target=target,
         loadBalancingScheme=scheme,
         networkTier=tier,
-        labels=check_labels(body.get("labels")),
     )
+    _set_labels(out, check_labels(body.get("labels")))
     if address_link is not None:
         out["IPAddress"] = (refs.get(address_link) or {}).get("address", LOOPBACK["IPV4"])
     return out, address_link, identity

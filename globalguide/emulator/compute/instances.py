@@ -113,7 +113,6 @@ def build_instance(
             _nic(n, i, project) for i, n in enumerate(body.get("networkInterfaces") or [])
         ],
         metadata=metadata,
-        labels=labels,
         labelFingerprint=label_fingerprint(labels),
         scheduling={
             "onHostMaintenance": "MIGRATE",
@@ -126,6 +125,9 @@ def build_instance(
         deletionProtection=bool(body.get("deletionProtection", False)),
         startRestricted=False,
     )
+    out.pop("labels", None)
+    if labels:
+        out["labels"] = labels
     return out
 
 

@@ -24,7 +24,6 @@ class Kind:
     message: Any
     body_field: str
     op_kind: str
-    scope: str  # "global", "regions" or "zones"
 
 
 KINDS: dict[str, Kind] = {
@@ -37,7 +36,6 @@ KINDS: dict[str, Kind] = {
             compute_v1.Address,
             "address_resource",
             "compute.address",
-            "global",
         ),
         Kind(
             "networkEndpointGroups",
@@ -46,7 +44,6 @@ KINDS: dict[str, Kind] = {
             compute_v1.NetworkEndpointGroup,
             "network_endpoint_group_resource",
             "compute.networkEndpointGroup",
-            "regions",
         ),
         Kind(
             "backendServices",
@@ -55,7 +52,6 @@ KINDS: dict[str, Kind] = {
             compute_v1.BackendService,
             "backend_service_resource",
             "compute.backendService",
-            "global",
         ),
         Kind(
             "urlMaps",
@@ -64,7 +60,6 @@ KINDS: dict[str, Kind] = {
             compute_v1.UrlMap,
             "url_map_resource",
             "compute.urlMap",
-            "global",
         ),
         Kind(
             "targetHttpProxies",
@@ -73,7 +68,6 @@ KINDS: dict[str, Kind] = {
             compute_v1.TargetHttpProxy,
             "target_http_proxy_resource",
             "compute.targetProxy",
-            "global",
         ),
         Kind(
             "targetHttpsProxies",
@@ -82,7 +76,6 @@ KINDS: dict[str, Kind] = {
             compute_v1.TargetHttpsProxy,
             "target_https_proxy_resource",
             "compute.targetProxy",
-            "global",
         ),
         Kind(
             "sslCertificates",
@@ -91,7 +84,6 @@ KINDS: dict[str, Kind] = {
             compute_v1.SslCertificate,
             "ssl_certificate_resource",
             "compute.sslCertificate",
-            "global",
         ),
         Kind(
             "forwardingRules",
@@ -100,7 +92,6 @@ KINDS: dict[str, Kind] = {
             compute_v1.ForwardingRule,
             "forwarding_rule_resource",
             "compute.forwardingRule",
-            "global",
         ),
         Kind(
             "instances",
@@ -109,7 +100,6 @@ KINDS: dict[str, Kind] = {
             compute_v1.Instance,
             "instance_resource",
             "compute.instance",
-            "zones",
         ),
     )
 }

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from globalguide.emulator.compute.kinds import KINDS
-from globalguide.emulator.compute.links import path_of
 
 # Fields the fingerprint of a resource does not cover: identity and output-only fields.
 _NOT_CONTENT = frozenset(
@@ -72,6 +71,9 @@ class Pending:
 
 
 class ComputeState:
+    """Every collection's resources by full link, plus what is in flight. Not locked: the
+    API holds the emulator's lock around every use."""
+
     def __init__(self) -> None:
         self.items: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in KINDS}
         self.pending: dict[str, Pending] = {}
@@ -81,7 +83,12 @@ class ComputeState:
         self.rule_ip: dict[str, str] = {}  # forwarding rule -> the IP it serves, as an identity
 
     def clear(self) -> None:
-        self.__init__()  # type: ignore[misc]
+        for items in self.items.values():
+            items.clear()
+        for table in (self.pending, self.deleting, self.request_ops):
+            table.clear()
+        self.rule_address.clear()
+        self.rule_ip.clear()
 
     # ------------------------------------------------------------ reading
     def find(self, link: str) -> tuple[str, dict[str, Any]] | None:
@@ -174,7 +181,3 @@ def url_map_services(url_map: dict[str, Any]) -> list[str]:
                 found.append(rule["service"])
             weighted(rule.get("routeAction"))
     return list(dict.fromkeys(found))
-
-
-def short(link: str) -> str:
-    return path_of(link)

@@ -53,7 +53,6 @@ class DataPlane:
         config = emulator.config
         self._lock = threading.RLock()
         self._services: dict[str, ServiceSlot] = {}
-        self._pending_ingress: dict[str, str] = {}
         self._edges: dict[str, Edge] = {}
         self._detectors: dict[str, OutlierDetector] = {}
         self._seq = itertools.count(1)
@@ -81,7 +80,7 @@ class DataPlane:
         with self._lock:
             slot = self._services.get(service)
             if slot is None:
-                slot = ServiceSlot(service, region, self._pending_ingress.pop(service, ingress))
+                slot = ServiceSlot(service, region, ingress)
                 self._services[service] = slot
             slot.ingress = ingress
             handle = Revision(spec, slot.uri, next(self._seq))
@@ -99,19 +98,17 @@ class DataPlane:
         """The service is gone: close its URL and stop its revisions."""
         with self._lock:
             slot = self._services.pop(name, None)
-            self._pending_ingress.pop(name, None)
         if slot is None:
             return
         slot.front.close()
         self.runner.stop_later(slot.all_revisions())
 
     def set_ingress(self, name: str, ingress: str) -> None:
-        with self._lock:
-            slot = self._services.get(name)
-            if slot is None:
-                self._pending_ingress[name] = ingress
-                return
-        slot.ingress = ingress
+        """A new ingress setting, effective for the next request (the next revision of a
+        service without a running one brings its ingress with it)."""
+        slot = self.slot(name)
+        if slot is not None:
+            slot.ingress = ingress
 
     def slot(self, service: str) -> ServiceSlot | None:
         with self._lock:
@@ -205,7 +202,6 @@ class DataPlane:
             slots = list(self._services.values())
             edges = list(self._edges.values())
             self._services.clear()
-            self._pending_ingress.clear()
             self._edges.clear()
             self._detectors.clear()
         for edge in edges:

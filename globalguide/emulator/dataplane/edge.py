@@ -23,7 +23,8 @@ upstream" when the chosen region has no serving revision (a NEG whose service is
 or not ready), 503 with Envoy's reset text when the connection fails, 504 "upstream request
 timeout" on timeout (the registry.k8s.io outage report, kubernetes/registry.k8s.io#274,
 shows this body from a global external ALB). A service whose ingress does not admit the
-load balancer (internal only, or none) answers with Cloud Run's 404 page.
+load balancer (internal only, or none), or a path Cloud Run reserves (see :mod:`front`),
+is answered with Cloud Run's 404 page.
 
 An HTTPS forwarding rule is served as plain HTTP on its port: a Google-managed certificate
 never becomes ACTIVE without public DNS. The app still sees ``X-Forwarded-Proto: https``.
@@ -52,7 +53,11 @@ from globalguide.emulator.dataplane.client import (
     ClientLocation,
     locate,
 )
-from globalguide.emulator.dataplane.front import LOAD_BALANCER_ALLOWED, ServiceSlot
+from globalguide.emulator.dataplane.front import (
+    LOAD_BALANCER_ALLOWED,
+    ServiceSlot,
+    reserved_path,
+)
 from globalguide.emulator.dataplane.outlier import OutlierDetector
 from globalguide.emulator.dataplane.proxy import (
     BodyTooLarge,
@@ -131,10 +136,8 @@ class Edge:
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         compute = self._host.compute
         rule = compute.get("forwardingRules", self.link) if compute is not None else None
-        if rule is None or self.listener.closed:
-            return reply(
-                start_response, 502, pages.gfe_502(), pages.HTML, [("Connection", "close")]
-            )
+        if compute is None or rule is None or self.listener.closed:
+            return reply(start_response, 502, pages.gfe_502(), pages.HTML)
         if time.monotonic() < self._serving_after:
             return reply(start_response, 502, pages.gfe_502(), pages.HTML)
         incoming = [(n, v.encode("latin-1")) for n, v in request_headers(environ)]
@@ -146,37 +149,26 @@ class Edge:
             )
         except BadClientLocation as exc:
             return reply(start_response, 400, f"{exc}\n", pages.TEXT)
-        incoming = hdr.remove(incoming, EMULATOR_HEADERS)
-        return self._route(environ, start_response, compute, rule, incoming, location)
-
-    def _route(
-        self,
-        environ: dict[str, Any],
-        start_response: Callable[..., Any],
-        compute: Compute,
-        rule: dict[str, Any],
-        incoming: hdr.HeaderList,
-        location: ClientLocation,
-    ) -> Iterable[bytes]:
         target = str(rule.get("target", ""))
-        https = "/targetHttpsProxies/" in target
-        proxy = compute.get("targetHttpsProxies" if https else "targetHttpProxies", target)
-        url_map = compute.get("urlMaps", proxy["urlMap"]) if proxy and proxy.get("urlMap") else None
-        host_header = environ.get("HTTP_HOST", "")
-        path = environ.get("PATH_INFO") or "/"
-        route = (
-            urlmap.resolve(url_map, host_header.rsplit(":", 1)[0], path, self._rng)
-            if url_map
-            else None
+        request = _Request(
+            environ=environ,
+            start_response=start_response,
+            headers=hdr.remove(incoming, EMULATOR_HEADERS),
+            location=location,
+            https="/targetHttpsProxies/" in target,
+            lb_ip=str(rule.get("IPAddress", "")),
         )
+        proxy = compute.get("targetHttpsProxies" if request.https else "targetHttpProxies", target)
+        url_map = compute.get("urlMaps", proxy["urlMap"]) if proxy and proxy.get("urlMap") else None
+        route = urlmap.resolve(url_map, request.host, request.path, self._rng) if url_map else None
         if route is None:
             return reply(start_response, 404, "", pages.TEXT)
         if route.redirect is not None:
             status, location_url = urlmap.redirect_target(
                 route.redirect,
-                scheme="https" if https else "http",
-                host=host_header,
-                path=path,
+                scheme="https" if request.https else "http",
+                host=environ.get("HTTP_HOST", ""),
+                path=request.path,
                 query=environ.get("QUERY_STRING", ""),
                 prefix=route.matched_prefix,
             )
@@ -185,13 +177,31 @@ class Edge:
         candidates = _candidates(compute, backend) if backend else []
         if backend is None or not candidates:
             return reply(start_response, 503, pages.NO_HEALTHY_UPSTREAM, pages.TEXT)
+        return self._to_region(request, route, backend, candidates)
+
+    def _to_region(
+        self,
+        request: _Request,
+        route: urlmap.Route,
+        backend: dict[str, Any],
+        candidates: list[Candidate],
+    ) -> Iterable[bytes]:
+        """Send the request to the nearest region not ejected, and stream its answer back."""
+        start_response = request.start_response
         detector = self._host.detector(backend)
-        chosen, rtt_ms = _nearest(location, candidates, detector)
+        chosen, rtt_ms = _nearest(request.location, candidates, detector)
         keys = [c.key for c in candidates]
+
+        def outcome(status: int | None) -> None:
+            if detector is not None:
+                detector.record(chosen.key, status, keys)
+
         slot = self._host.slot(chosen.service)
-        if slot is not None and slot.ingress not in LOAD_BALANCER_ALLOWED:
-            # Cloud Run refuses the load balancer; its 404 page comes back through it.
-            body = pages.google_404(path).encode("utf-8")
+        if slot is not None and (
+            slot.ingress not in LOAD_BALANCER_ALLOWED or reserved_path(request.path)
+        ):
+            # Cloud Run refuses the request itself; its 404 page comes back through the LB.
+            body = pages.google_404(request.path).encode("utf-8")
             out = transform_response(
                 [("Content-Type", pages.HTML)], route.header_actions, backend, {}
             )
@@ -199,40 +209,35 @@ class Edge:
             return [body]
         serving = slot.target() if slot is not None else None
         if serving is None:
-            if detector is not None:
-                detector.record(chosen.key, 503, keys)
+            outcome(503)
             return reply(start_response, 503, pages.NO_HEALTHY_UPSTREAM, pages.TEXT)
         port, request_timeout_s = serving
         try:
-            body = read_body(environ)
+            body = read_body(request.environ)
         except BodyTooLarge:
             return reply(start_response, 413, "payload too large", pages.TEXT)
-        values = _variables(environ, location, https)
-        upstream_headers = transform_request(incoming, route.header_actions, backend, values)
-        upstream_headers = self._always_added(upstream_headers, environ, https)
+        values = _variables(request)
+        headers = transform_request(request.headers, route.header_actions, backend, values)
+        headers = _always_added(headers, request)
         if self._host.latency_modelled():
             time.sleep(rtt_ms / 1000.0)
-        timeout_s = min(
-            float(backend.get("timeoutSec") or DEFAULT_BACKEND_TIMEOUT_S), request_timeout_s
-        )
+        backend_timeout_s = float(backend.get("timeoutSec") or DEFAULT_BACKEND_TIMEOUT_S)
         try:
             upstream = forward(
                 port=port,
-                method=environ["REQUEST_METHOD"],
-                target=request_target(environ),
-                headers=upstream_headers,
+                method=request.environ["REQUEST_METHOD"],
+                target=request_target(request.environ),
+                headers=headers,
                 body=body,
-                deadline=time.monotonic() + timeout_s,
+                deadline=time.monotonic() + min(backend_timeout_s, request_timeout_s),
             )
         except UpstreamError as exc:
-            timed_out = exc.kind == "timeout"
-            if detector is not None:
-                detector.record(chosen.key, 504 if timed_out else None, keys)
-            if timed_out:
+            if exc.kind == "timeout":
+                outcome(504)
                 return reply(start_response, 504, pages.UPSTREAM_TIMEOUT, pages.TEXT)
+            outcome(None)
             return reply(start_response, 503, pages.UPSTREAM_CONNECT_FAILURE, pages.TEXT)
-        if detector is not None:
-            detector.record(chosen.key, upstream.status, keys)
+        outcome(upstream.status)
         response_headers = transform_response(
             upstream.headers, route.header_actions, backend, values
         )
@@ -240,25 +245,40 @@ class Edge:
             response_headers.append((MODELLED_RTT_HEADER, f"{rtt_ms:.1f}"))
         return relay(start_response, upstream, response_headers)
 
-    def _always_added(
-        self, headers: hdr.HeaderList, environ: dict[str, Any], https: bool
-    ) -> hdr.HeaderList:
-        client_ip = environ.get("REMOTE_ADDR", "")
-        forwarded = hdr.get(headers, "X-Forwarded-For")
-        chain = [forwarded.decode("latin-1")] if forwarded else []
-        chain += [client_ip, self.ip_address]
-        headers = hdr.add(headers, "X-Forwarded-For", ",".join(chain).encode(), replace=True)
-        headers = hdr.add(
-            headers, "X-Forwarded-Proto", b"https" if https else b"http", replace=True
-        )
-        via = hdr.get(headers, "Via")
-        headers = hdr.add(
-            headers, "Via", (via + b", " if via else b"") + b"1.1 google", replace=True
-        )
-        if hdr.get(headers, "X-Cloud-Trace-Context") is None:
-            trace = f"{uuid.uuid4().hex}/{random.getrandbits(63)};o=1"
-            headers = hdr.add(headers, "X-Cloud-Trace-Context", trace.encode(), replace=True)
-        return headers
+
+@dataclass(frozen=True)
+class _Request:
+    environ: dict[str, Any]
+    start_response: Callable[..., Any]
+    headers: hdr.HeaderList  # the client's, without hop-by-hop and emulator-only headers
+    location: ClientLocation
+    https: bool
+    lb_ip: str
+
+    @property
+    def path(self) -> str:
+        return self.environ.get("PATH_INFO") or "/"
+
+    @property
+    def host(self) -> str:
+        return self.environ.get("HTTP_HOST", "").rsplit(":", 1)[0]
+
+
+def _always_added(headers: hdr.HeaderList, request: _Request) -> hdr.HeaderList:
+    """X-Forwarded-For (client values first, then the client, then the LB's IP),
+    X-Forwarded-Proto, Via, and a trace context when the client sent none."""
+    forwarded = hdr.get(headers, "X-Forwarded-For")
+    chain = [forwarded.decode("latin-1")] if forwarded else []
+    chain += [request.environ.get("REMOTE_ADDR", ""), request.lb_ip]
+    headers = hdr.add(headers, "X-Forwarded-For", ",".join(chain).encode(), replace=True)
+    proto = b"https" if request.https else b"http"
+    headers = hdr.add(headers, "X-Forwarded-Proto", proto, replace=True)
+    via = hdr.get(headers, "Via")
+    headers = hdr.add(headers, "Via", (via + b", " if via else b"") + b"1.1 google", replace=True)
+    if hdr.get(headers, "X-Cloud-Trace-Context") is None:
+        trace = f"{uuid.uuid4().hex}/{random.getrandbits(63)};o=1"
+        headers = hdr.add(headers, "X-Cloud-Trace-Context", trace.encode(), replace=True)
+    return headers
 
 
 def _candidates(compute: Compute, backend: dict[str, Any]) -> list[Candidate]:
@@ -299,7 +319,8 @@ def _rtt_ms(location: ClientLocation, region: str) -> float:
     return geo.modelled_rtt_ms(location.lat, location.lon, region)
 
 
-def _variables(environ: dict[str, Any], location: ClientLocation, https: bool) -> dict[str, str]:
+def _variables(request: _Request) -> dict[str, str]:
+    environ, location = request.environ, request.location
     return {
         "client_region": location.region,
         "client_region_subdivision": location.subdivision,
@@ -310,7 +331,7 @@ def _variables(environ: dict[str, Any], location: ClientLocation, https: bool) -
         "client_ip_address": environ.get("REMOTE_ADDR", ""),
         "client_port": str(environ.get("REMOTE_PORT", "")),
         "client_protocol": environ.get("SERVER_PROTOCOL", ""),
-        "client_encrypted": "true" if https else "false",
+        "client_encrypted": "true" if request.https else "false",
         "origin_request_header": environ.get("HTTP_ORIGIN", ""),
     }
 

@@ -7,6 +7,12 @@ Cloud Run answers 404 with Google's error page and the request never reaches the
 come this way: it is allowed by ``INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER`` too and reaches
 the revision's process directly (see :mod:`edge`).
 
+Cloud Run keeps some URL paths for itself: ``/eventlog``, paths under ``/_ah/``, and "some
+paths ending with z" (https://cloud.google.com/run/docs/known-issues, "Reserved URL paths");
+``/healthz`` is one of them (datawranglerai/self-host-n8n-on-gcr#47). Requests for those get
+the same 404 page, on the service URL and through the load balancer alike. Probes go to the
+container directly and are not affected.
+
 Requests are forwarded unchanged apart from hop-by-hop headers; the headers Cloud Run's own
 front end adds (trace context, forwarding headers) are not modelled here.
 """
@@ -38,6 +44,12 @@ UNSPECIFIED = "INGRESS_TRAFFIC_UNSPECIFIED"
 # Ingress settings under which the global external Application Load Balancer may call in.
 LOAD_BALANCER_ALLOWED = frozenset({ALL, UNSPECIFIED, "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"})
 DEFAULT_REQUEST_TIMEOUT_S = 300.0  # RevisionTemplate.timeout default
+RESERVED_PATHS = frozenset({"/eventlog", "/healthz"})
+
+
+def reserved_path(path: str) -> bool:
+    """Whether Cloud Run answers ``path`` itself instead of passing it to the container."""
+    return path in RESERVED_PATHS or path.startswith("/_ah/")
 
 
 class ServiceSlot:
@@ -103,6 +115,7 @@ def request_timeout_s(revision: Revision) -> float:
 
 
 def blocked_by_ingress(start_response: Callable[..., Any], environ: dict[str, Any]) -> list[bytes]:
+    """Cloud Run's own 404 page: ingress refused the request, or the path is reserved."""
     return reply(start_response, 404, pages.google_404(environ.get("PATH_INFO") or "/"), pages.HTML)
 
 
@@ -112,6 +125,8 @@ def front_app(slot: Callable[[], ServiceSlot]) -> Callable[..., Iterable[bytes]]
         if service.front.closed:
             return blocked_by_ingress(start_response, environ)
         if service.ingress not in (ALL, UNSPECIFIED):
+            return blocked_by_ingress(start_response, environ)
+        if reserved_path(environ.get("PATH_INFO") or "/"):
             return blocked_by_ingress(start_response, environ)
         target = service.target()
         if target is None:

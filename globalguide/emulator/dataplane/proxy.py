@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
@@ -124,7 +124,7 @@ def request_headers(environ: dict[str, Any]) -> Headers:
 
 
 class BodyTooLarge(Exception):
-    pass
+    """The request body is over the limit."""
 
 
 def read_body(environ: dict[str, Any], limit: int = MAX_REQUEST_BODY) -> bytes:
@@ -165,7 +165,6 @@ class UpstreamResponse:
     reason: str
     headers: Headers
     body: Iterator[bytes]
-    chunked: bool = field(default=False)
 
 
 def forward(
@@ -176,7 +175,6 @@ def forward(
     headers: list[tuple[str, str | bytes]],
     body: bytes,
     deadline: float,
-    on_finish: Callable[[], None] | None = None,
 ) -> UpstreamResponse:
     """Send the request to ``127.0.0.1:port``; the response body streams as it arrives.
 
@@ -205,7 +203,6 @@ def forward(
     out_headers = [
         (name, value) for name, value in response.getheaders() if name.lower() not in HOP_BY_HOP
     ]
-    chunked = response.chunked
 
     def stream() -> Iterator[bytes]:
         try:
@@ -224,10 +221,8 @@ def forward(
                 yield chunk
         finally:
             conn.close()
-            if on_finish is not None:
-                on_finish()
 
-    return UpstreamResponse(response.status, response.reason, out_headers, stream(), chunked)
+    return UpstreamResponse(response.status, response.reason, out_headers, stream())
 
 
 def port_open(port: int, timeout: float = 0.5) -> bool:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import enum
 import http.client
-import json
 import os
 import re
 import signal
@@ -36,19 +35,25 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
+from globalguide.emulator.dataplane.process import (
+    CHILDREN_FILE,
+    LogPump,
+    ProcessGroups,
+    group_alive,
+    signal_group,
+)
 from globalguide.emulator.dataplane.proxy import LOOPBACK, free_port, port_open
+
+__all__ = ["CHILDREN_FILE", "LocalProcessRunner", "Revision", "RevisionStatus", "Runner"]
 
 DEFAULT_STARTUP_BUDGET_S = 240.0
 PROBE_EVERY_S = 0.05
 STOP_GRACE_S = 5.0  # Cloud Run allows 10 s after SIGTERM; the emulator 5 s
-LOG_MAX_BYTES = 1024 * 1024  # per log file; one rotated file is kept
-CHILDREN_FILE = "children.json"  # read by `emulator stop` to kill what is left behind
 
 _PYTHON = re.compile(r"(?:.*/)?python(?:3(?:\.\d+)?)?\Z")
 
@@ -91,8 +96,6 @@ class Revision:
         self.pid: int | None = None
         self.log_path: Path | None = None
         self.exit_code: int | None = None
-        self.created = time.time()
-        self.ready_at: float | None = None
 
     @property
     def name(self) -> str:
@@ -116,8 +119,6 @@ class Revision:
             self._status = status
             if error is not None:
                 self._error = error
-            if status is RevisionStatus.READY:
-                self.ready_at = time.time()
             return True
 
     @property
@@ -142,62 +143,14 @@ class Revision:
 
 
 class Runner(Protocol):
-    """Starts revisions (without blocking) and stops them."""
+    """Starts revisions without blocking (``on_ready`` is called once one is ready), stops
+    some in the background, or stops everything before returning."""
 
     def start(self, revision: Revision, on_ready: Callable[[Revision], None]) -> None: ...
-
-    def stop(self, revisions: Iterable[Revision], *, grace_s: float = STOP_GRACE_S) -> None: ...
 
     def stop_later(self, revisions: Iterable[Revision]) -> None: ...
 
     def stop_everything(self, grace_s: float = STOP_GRACE_S) -> None: ...
-
-    def join(self, timeout: float) -> None: ...
-
-
-# --------------------------------------------------------------------- the registry
-
-
-class ProcessGroups:
-    """Every process group the runner started and has not seen end, mirrored to disk."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self._path = state_dir / CHILDREN_FILE
-        self._lock = threading.Lock()
-        self._groups: set[int] = set()
-
-    def add(self, pgid: int) -> None:
-        with self._lock:
-            self._groups.add(pgid)
-            self._write()
-
-    def discard(self, pgid: int) -> None:
-        with self._lock:
-            self._groups.discard(pgid)
-            self._write()
-
-    def snapshot(self) -> set[int]:
-        with self._lock:
-            return set(self._groups)
-
-    def _write(self) -> None:
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(sorted(self._groups)))
-            tmp.replace(self._path)
-        except OSError:
-            pass
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --------------------------------------------------------------------- the runner
@@ -218,7 +171,7 @@ class _Probe:
 class _Running:
     revision: Revision
     process: subprocess.Popen[bytes]
-    log: _LogPump
+    log: LogPump
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
@@ -252,6 +205,12 @@ class LocalProcessRunner:
 
     def _run(self, revision: Revision, on_ready: Callable[[Revision], None]) -> None:
         try:
+            self._start_and_watch(revision, on_ready)
+        except Exception as exc:  # the revision must not stay "starting" forever
+            revision.set_status(RevisionStatus.FAILED, f"The container could not be started: {exc}")
+
+    def _start_and_watch(self, revision: Revision, on_ready: Callable[[Revision], None]) -> None:
+        try:
             running = self._spawn(revision)
         except _StartError as exc:
             revision.set_status(RevisionStatus.FAILED, str(exc))
@@ -275,18 +234,16 @@ class LocalProcessRunner:
         argv = _argv(spec.image, container)
         if not argv:
             raise _StartError(
-                f"Revision '{spec.revision}' is not ready and cannot serve traffic. The "
-                "container image has no command: set CMD or ENTRYPOINT in the Dockerfile, "
-                "or command in the container."
+                "The container image has no command: set CMD or ENTRYPOINT in the "
+                "Dockerfile, or the container's command."
             )
         workdir = _workdir(spec.image, container)
         if not workdir.is_dir():
             raise _StartError(
-                f"Revision '{spec.revision}' is not ready and cannot serve traffic. The "
-                f"working directory {container.get('workingDir') or spec.image.workdir} does "
-                "not exist in the image."
+                f"The working directory {container.get('workingDir') or spec.image.workdir} "
+                "does not exist in the image."
             )
-        port = free_port()
+        port = self._allocate_port()
         env = self._environment(spec, port)
         self._logs.mkdir(parents=True, exist_ok=True)
         log_path = self._logs / f"{spec.service_id}-{spec.region}-{spec.revision}.log"
@@ -306,14 +263,23 @@ class LocalProcessRunner:
                 )
             except OSError as exc:
                 raise _StartError(
-                    f"Revision '{spec.revision}' is not ready and cannot serve traffic. "
                     f"The container could not be started: {exc.strerror or exc}."
                 ) from exc
             self.groups.add(process.pid)
             revision.port, revision.pid, revision.log_path = port, process.pid, log_path
-            running = _Running(revision, process, _LogPump(process.stdout, log_path))
+            running = _Running(revision, process, LogPump(process.stdout, log_path))
             self._running[revision.seq] = running
         return running
+
+    def _allocate_port(self) -> int:
+        """A free loopback port that no revision of ours was given (and still runs on)."""
+        with self._lock:
+            taken = {r.revision.port for r in self._running.values()}
+        for _ in range(20):
+            port = free_port()
+            if port not in taken:
+                return port
+        raise _StartError("no free loopback port")
 
     def _environment(self, spec: RevisionSpec, port: int) -> dict[str, str]:
         image = spec.image
@@ -446,7 +412,7 @@ class LocalProcessRunner:
     def _terminate(self, batch: list[_Running], *, grace_s: float) -> None:
         for running in batch:
             running.stopping.set()
-            _signal_group(running.process.pid, signal.SIGTERM)
+            signal_group(running.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         for running in batch:
             try:
@@ -455,7 +421,7 @@ class LocalProcessRunner:
                 pass
         for running in batch:
             # SIGKILL the whole group: the leader if it lingers, and any worker it left.
-            _signal_group(running.process.pid, signal.SIGKILL)
+            signal_group(running.process.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 running.process.wait(timeout=5)
             running.revision.exit_code = running.process.returncode
@@ -466,21 +432,16 @@ class LocalProcessRunner:
         with self._lock:
             if self._running.get(running.revision.seq) is running:
                 del self._running[running.revision.seq]
-        if not group_alive(running.process.pid):
-            self.groups.discard(running.process.pid)
-
-    def live_pids(self) -> list[int]:
-        with self._lock:
-            return [r.process.pid for r in self._running.values() if r.process.poll() is None]
+        pgid = running.process.pid
+        deadline = time.monotonic() + 1.0  # killed workers take a moment to be gone
+        while group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not group_alive(pgid):
+            self.groups.discard(pgid)
 
 
 class _StartError(Exception):
     pass
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 def _probe_once(probe: _Probe, port: int) -> bool:
@@ -535,40 +496,3 @@ def _in_root(root: Path, container_path: str) -> Path:
 
 def _workdir(image: Any, container: dict[str, Any]) -> Path:
     return _in_root(image.root, container.get("workingDir") or image.workdir or "/")
-
-
-class _LogPump:
-    """Copies a process's output to a size-bounded log file (one rotated file kept)."""
-
-    def __init__(self, stream: IO[bytes] | None, path: Path) -> None:
-        self.path = path
-        self.tail: deque[str] = deque(maxlen=50)
-        self._stream = stream
-        self._thread = threading.Thread(target=self._pump, name=f"log:{path.name}", daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        if self._stream is None:
-            return
-        out = self.path.open("ab")
-        written = out.tell()
-        try:
-            for line in iter(self._stream.readline, b""):
-                self.tail.append(line.decode("utf-8", "replace").rstrip("\n"))
-                if written + len(line) > LOG_MAX_BYTES:
-                    out.close()
-                    os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-                    out = self.path.open("ab")
-                    written = 0
-                out.write(line)
-                out.flush()
-                written += len(line)
-        except (OSError, ValueError):
-            pass
-        finally:
-            out.close()
-            with contextlib.suppress(OSError):
-                self._stream.close()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)

@@ -1,6 +1,6 @@
 """Benchmark the service: cold start and requests per second, as ratios measured in one run.
 
-    python bench/service.py [--reps 5] [--rps-reps 3] [--requests 3000] [--seconds 8]
+    python bench/service_bench.py [--reps 5] [--rps-reps 3] [--requests 3000] [--seconds 8]
 
 (a) Cold start: from process start to the first 200 on ``GET /`` of
     - ``python -m service`` (gunicorn gthread, against a zero-delay fake Gemini),
