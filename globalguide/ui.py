@@ -148,3 +148,71 @@ def resource_table(title: str, rows: list[dict[str, Any]], extra: list[str] | No
         for r in rows
     ]  # fmt: skip
     return UI.table(title, columns, body)
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def probe_tables(document: dict[str, Any]) -> list[Table]:
+    """A table per city for one or two cities; one table sorted by region for more."""
+    probes = document["probes"]
+    ttfb = bool(document.get("stream"))
+    if len(probes) <= 2:
+        return [_city_table(p, ttfb) for p in probes]
+    order = sorted(
+        probes,
+        key=lambda p: (p["served_from_region"] or "~", (p["modelled"] or {}).get(
+            "rtt_ms_by_region", {}).get(p["served_from_region"] or "", 0)),
+    )  # fmt: skip
+    single = next(
+        (p["modelled"]["best_single_region"]["region"] for p in probes if p["modelled"]), None
+    )
+    columns = ["city", "served from", "saw", "measured ms", *(["ttfb ms"] if ttfb else []),
+               "modelled RTT ms", f"modelled via {single or 'single region'}",
+               "modelled saving ms", "status"]  # fmt: skip
+    rows = []
+    for p in order:
+        m = p["modelled"] or {}
+        served_rtt = m.get("rtt_ms_by_region", {}).get(p["served_from_region"] or "")
+        rows.append([
+            _city_label(p), p["served_from_region"] or "-", p["user_detected_location"] or "-",
+            _ms(p["measured"]["total_ms"]), *([_ms(p["measured"]["ttfb_ms"])] if ttfb else []),
+            _ms(served_rtt), _ms((m.get("best_single_region") or {}).get("rtt_ms")),
+            _ms(m.get("saving_ms")), p["status"] if not p["error"] else f"{p['status']}: "
+            f"{p['error']}",
+        ])  # fmt: skip
+    title = f"{len(probes)} cities, {document['via']} probes, sorted by serving region"
+    return [UI.table(title, columns, rows)]
+
+
+def _city_label(p: dict[str, Any]) -> str:
+    city = p["city"]
+    return "this machine" if city is None else f"{city['name']}, {city['country']}"
+
+
+def _city_table(p: dict[str, Any], ttfb: bool) -> Table:
+    m = p["modelled"] or {}
+    measured = p["measured"]
+    rows: list[list[Any]] = [
+        ["served from", p["served_from_region"] or "-"],
+        ["the service saw", p["user_detected_location"] or "-"],
+        ["answer", (p["ai_response"] or "-")[:300]],
+        ["measured total", f"{_ms(measured['total_ms'])} ms (median of {measured['ok']} "
+                           f"of {measured['requests']} requests)"],
+    ]  # fmt: skip
+    if ttfb:
+        rows.append(["measured time to first byte", f"{_ms(measured['ttfb_ms'])} ms"])
+    if p.get("vm"):
+        rows.append(["probe VM", f"{p['vm']['name']} in {p['vm']['zone']} (deleted)"])
+    for region, rtt in sorted((m.get("rtt_ms_by_region") or {}).items(), key=lambda kv: kv[1]):
+        mark = " (nearest)" if region == m.get("nearest_deployed_region") else ""
+        rows.append([f"modelled RTT to {region}{mark}", f"{rtt:.1f} ms"])
+    single = m.get("best_single_region")
+    if single:
+        rows.append([f"modelled RTT to best single region ({single['region']})",
+                     f"{single['rtt_ms']:.1f} ms"])  # fmt: skip
+        rows.append(["modelled saving vs best single region", f"{m['saving_ms']:.1f} ms"])
+    rows.append(["status", p["status"] + (f": {p['error']}" if p["error"] else "")])
+    title = f"Probe from {_city_label(p)} ({p['via']})"
+    return UI.table(title, ["", ""], rows)

@@ -135,6 +135,24 @@ def load_balancer_url(spec: DeploySpec, clients: CloudClients) -> str | None:
     return f"http://{address.address}"
 
 
+def deployed_regions(spec: DeploySpec, clients: CloudClients) -> list[str]:
+    """The regions behind the deployment's backend service (its NEGs), sorted; the spec's
+    regions when the backend service cannot be read."""
+    names = Names(spec.name, spec.project)
+    try:
+        backend = clients.backend_services.get(
+            project=spec.project, backend_service=names.backend_service
+        )
+    except gexc.GoogleAPICallError:
+        return sorted(spec.regions)
+    regions = set()
+    for b in backend.backends:
+        _, found, rest = b.group.partition("/regions/")
+        if found:
+            regions.add(rest.split("/", 1)[0])
+    return sorted(regions) or sorted(spec.regions)
+
+
 def fetch_guide(
     url: str,
     *,

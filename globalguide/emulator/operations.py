@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from globalguide.emulator.routing import ApiError
@@ -216,7 +217,8 @@ class Operation:
             if self.error is not None:
                 code, status, message = self.error
                 out["httpErrorStatusCode"] = code
-                out["httpErrorMessage"] = status
+                # The reason phrase in capitals, as in "PRECONDITION FAILED".
+                out["httpErrorMessage"] = HTTPStatus(code).phrase.upper()
                 out["error"] = {
                     "errors": [{"code": status, "message": message}],
                 }

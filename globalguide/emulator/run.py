@@ -381,6 +381,20 @@ def _settable(body: dict[str, Any]) -> dict[str, Any]:
     return {k: copy.deepcopy(v) for k, v in body.items() if k in SETTABLE}
 
 
+# Condition reasons are three enums in three fields (a oneof): ``reason`` (CommonReason),
+# ``revisionReason`` and ``executionReason``. The client refuses a value outside its enum.
+_REVISION_REASONS = frozenset(
+    {"PENDING", "RESERVE", "RETIRED", "RETIRING", "RECREATING", "HEALTH_CHECK_CONTAINER_ERROR",
+     "CUSTOMIZED_PATH_RESPONSE_PENDING", "MIN_INSTANCES_NOT_PROVISIONED",
+     "ACTIVE_REVISION_LIMIT_REACHED", "NO_DEPLOYMENT", "HEALTH_CHECK_SKIPPED",
+     "MIN_INSTANCES_WARMING"}
+)  # fmt: skip
+
+
+def _condition_reason(reason: str) -> dict[str, str]:
+    return {"revisionReason" if reason in _REVISION_REASONS else "reason": reason}
+
+
 def _ingress_port(template: dict[str, Any]) -> int:
     for container in template.get("containers", []):
         if container.get("ports"):
@@ -513,7 +527,7 @@ class API:
             return
         message = op.error[2] if op.error else "The operation ended without a result."
         state.rollout = None
-        self._mark_failed(state, message, "InternalError")
+        self._mark_failed(state, message, "INTERNAL")
 
     def _render(self, name: str) -> dict[str, Any]:
         self._refresh(name)
@@ -823,7 +837,7 @@ class API:
                     self._fail(
                         state,
                         prefix + f"Image '{rollout.image_uri}' not found.",
-                        "ContainerMissing",
+                        "CONTAINER_MISSING",
                     )
                 handle = rollout.handle
                 if handle is None or handle.status != "ready":
@@ -831,7 +845,7 @@ class API:
                     error = getattr(handle, "error", "") if handle is not None else ""
                     if error:
                         detail += f"\n\nLogs: {error}"
-                    self._fail(state, prefix + detail, "HealthCheckContainerError")
+                    self._fail(state, prefix + detail, "HEALTH_CHECK_CONTAINER_ERROR")
                 state.output["latestReadyRevision"] = state.output["latestCreatedRevision"]
                 state.output["uri"] = handle.uri
                 state.output["urls"] = [handle.uri]
@@ -840,7 +854,7 @@ class API:
                 self._fail(
                     state,
                     state.last_failure or "The service has no ready revision.",
-                    "RevisionFailed",
+                    "REVISION_FAILED",
                 )
             now = _ts()
             state.output["reconciling"] = False
@@ -893,7 +907,7 @@ class API:
                 "state": "CONDITION_FAILED",
                 "message": message,
                 "lastTransitionTime": now,
-                "revisionReason": reason,
+                **_condition_reason(reason),
             },
         ]
 

@@ -212,6 +212,8 @@ class Emulator:
             self.operations.tick()
             return json_response(self.snapshot())
         if name == "faults":
+            if request.method == "POST":
+                return self._configure_faults(request)
             return json_response(
                 {
                     "rate": self.faults.rate,
@@ -231,6 +233,19 @@ class Emulator:
         if name.startswith("vertex/") and handler is not None:
             return handler(request, name[len("vertex/") :])
         return json_response({"error": {"code": 404, "message": "Not Found"}}, 404)
+
+    def _configure_faults(self, request: Request) -> Response:
+        """Test control: a new fault rate and seed, with fresh attempt counters."""
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return json_response({"error": {"code": 400, "message": "expected a JSON object"}}, 400)
+        try:
+            rate = float(body.get("rate", self.faults.rate))
+            seed = int(body.get("seed", self.faults.seed))
+            self.faults = FaultInjector(rate, seed)
+        except (TypeError, ValueError) as exc:
+            return json_response({"error": {"code": 400, "message": str(exc)}}, 400)
+        return json_response({"rate": rate, "seed": seed})
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -270,7 +285,9 @@ class EmulatorServer:
 
     def start(self) -> EmulatorServer:
         serve = threading.Thread(
-            target=self._server.serve_forever, name="emulator-http", daemon=True
+            target=lambda: self._server.serve_forever(poll_interval=0.05),
+            name="emulator-http",
+            daemon=True,
         )
         tick = threading.Thread(target=self._tick, name="emulator-ticker", daemon=True)
         self._threads = [serve, tick]
@@ -286,7 +303,7 @@ class EmulatorServer:
         tick = threading.Thread(target=self._tick, name="emulator-ticker", daemon=True)
         tick.start()
         try:
-            self._server.serve_forever()
+            self._server.serve_forever(poll_interval=0.05)
         finally:
             self._stop.set()
 

@@ -6,6 +6,8 @@
   of traffic to the latest ready revision.
 - :meth:`DataPlane.sync_edges` gives every global forwarding rule its own loopback port,
   stable for the rule's life, where the geo-routing edge answers (:mod:`edge`).
+- :meth:`DataPlane.on_instance_running` runs a probe VM's requests from its zone's location
+  and writes its serial output; deleting the VM stops it (:mod:`vm`).
 - :meth:`DataPlane.stop_all` ends every process group and closes every port. It also runs
   at interpreter exit, and ``children.json`` in the state directory lists the process
   groups still alive so ``emulator stop`` can end them if the emulator itself was killed.
@@ -35,6 +37,7 @@ from globalguide.emulator.dataplane.runner import (
     RevisionStatus,
     Runner,
 )
+from globalguide.emulator.dataplane.vm import VmProbes
 
 __all__ = ["DataPlane", "Revision", "RevisionStatus"]
 
@@ -61,6 +64,7 @@ class DataPlane:
         self.runner: Runner = runner or LocalProcessRunner(
             state_dir=Path(config.state_dir), gemini_base_url=self._gemini_base_url
         )
+        self.vm_probes = VmProbes(self._append_serial)
         _LIVE.add(self)
 
     # ------------------------------------------------------------------ revisions
@@ -174,6 +178,18 @@ class DataPlane:
             return 0.0
         return PROPAGATION_S * float(config.time_scale)
 
+    # ---------------------------------------------------------------------- probe VMs
+    def on_instance_running(self, instance: dict[str, Any]) -> None:
+        """A probe VM is up: run its probe from its zone's location (:mod:`vm`)."""
+        self.vm_probes.on_running(instance)
+
+    def on_instance_deleted(self, instance: dict[str, Any]) -> None:
+        self.vm_probes.on_deleted(instance)
+
+    def _append_serial(self, link: str, text: str) -> bool:
+        compute = self.compute
+        return bool(compute is not None and compute.append_serial_output(link, text))
+
     # ---------------------------------------------------------------------- state
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -204,6 +220,7 @@ class DataPlane:
             self._services.clear()
             self._edges.clear()
             self._detectors.clear()
+        self.vm_probes.stop_all()
         for edge in edges:
             edge.close()
         for slot in slots:

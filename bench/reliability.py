@@ -1,0 +1,109 @@
+"""The long fault-injection run: deploy then teardown for many seeds at a fault rate.
+
+Each seed resets one in-process emulator, injects faults into mutating calls (429, 503,
+operations that end in error) deterministically from the seed, deploys, sends one request
+through the load balancer, tears down and counts what is left. Prints one line per failure
+and a summary.
+
+    python bench/reliability.py [--seeds 100] [--first-seed 1000] [--rate 0.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from globalguide.cloud import deployment
+from globalguide.cloud.clients import CloudClients
+from globalguide.emulator.server import Emulator, EmulatorConfig, EmulatorServer
+from globalguide.spec import DeploySpec
+
+
+def control(endpoint: str, name: str, body: dict | None = None) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"{endpoint}/_emulator/{name}", data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 (loopback)
+        return json.loads(resp.read() or b"{}")
+
+
+def one_seed(endpoint: str, project: str, seed: int, rate: float) -> dict:
+    control(endpoint, "reset", {})
+    control(endpoint, "faults", {"rate": rate, "seed": seed})
+    clients = CloudClients(project, endpoint=endpoint)
+    spec = DeploySpec(project=project, local=True).validated()
+    out = {"seed": seed, "deploy_ok": False, "served": False, "teardown_ok": False, "left": -1}
+    t0 = time.monotonic()
+    try:
+        document = deployment.apply_deploy(deployment.make_plan(spec, clients), clients)
+        out["deploy_ok"] = True
+        status, _ = deployment.fetch_guide(document["url"])
+        out["served"] = status == 200
+    except Exception as exc:  # noqa: BLE001 (reported, not raised: the run goes on)
+        out["error"] = f"deploy: {type(exc).__name__}: {exc}"[:300]
+    out["deploy_s"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    try:
+        plan = deployment.make_teardown_plan(spec, clients, keep_images=False)
+        deployment.apply_teardown(plan, clients, keep_images=False)
+        out["teardown_ok"] = True
+    except Exception as exc:  # noqa: BLE001
+        out.setdefault("error", f"teardown: {type(exc).__name__}: {exc}"[:300])
+    out["teardown_s"] = time.monotonic() - t0
+    out["faults"] = len(control(endpoint, "faults")["injected"])
+    control(endpoint, "faults", {"rate": 0.0, "seed": seed})
+    out["left"] = control(endpoint, "resources")["count"]
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=100)
+    parser.add_argument("--first-seed", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=0.2)
+    args = parser.parse_args()
+
+    config = EmulatorConfig(state_dir=Path(tempfile.mkdtemp(prefix="globalguide-rel-")))
+    server = EmulatorServer(Emulator(config)).start()
+    results = []
+    started = time.monotonic()
+    try:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            result = one_seed(server.endpoint, config.project, seed, args.rate)
+            results.append(result)
+            good = result["served"] and result["teardown_ok"] and result["left"] == 0
+            if not good:
+                print(f"seed {seed}: FAILED {result.get('error', '')} left={result['left']}")
+    finally:
+        server.stop()
+    elapsed = time.monotonic() - started
+
+    def count(key: str) -> int:
+        return sum(1 for r in results if r[key])
+
+    clean = sum(1 for r in results if r["left"] == 0)
+    print(f"fault rate {args.rate}, seeds {args.first_seed}..{args.first_seed + args.seeds - 1}")
+    print(f"faults injected            {sum(r['faults'] for r in results)} "
+          f"(median {statistics.median(r['faults'] for r in results):.0f} per seed)")  # fmt: skip
+    print(f"deploys converged          {count('deploy_ok')}/{len(results)}")
+    print(f"served 200 through the LB  {count('served')}/{len(results)}")
+    print(f"teardowns succeeded        {count('teardown_ok')}/{len(results)}")
+    print(f"left 0 resources           {clean}/{len(results)}")
+    print(f"deploy median / max        {statistics.median(r['deploy_s'] for r in results):.2f} / "
+          f"{max(r['deploy_s'] for r in results):.2f} s")  # fmt: skip
+    print(f"teardown median / max      {statistics.median(r['teardown_s'] for r in results):.2f} / "
+          f"{max(r['teardown_s'] for r in results):.2f} s")  # fmt: skip
+    print(f"wall time                  {elapsed:.1f} s")
+    ok = all(r["served"] and r["teardown_ok"] and r["left"] == 0 for r in results)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

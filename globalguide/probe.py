@@ -1,0 +1,659 @@
+"""Probes: which region answers a city, how fast (measured), and what the model predicts.
+
+Three ways to probe the deployed load balancer:
+
+- ``edge`` (emulator only): requests go through the emulated load balancer as if sent from
+  the city, by the emulator-only ``X-Emulator-Client-LatLng`` header with its coordinates;
+- ``vm`` (the "teleport"): a short-lived e2-micro VM in the zone nearest the city runs a
+  startup script that requests the load balancer and prints one line per request to the
+  serial port (see :func:`startup_script` and :func:`parse_serial`); the VM is always deleted;
+- ``direct``: one plain request from this machine.
+
+Times under ``measured`` are wall-clock times seen by the prober. Everything under
+``modelled`` comes from :mod:`globalguide.geo`'s great-circle fibre model, never from a
+measurement.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import json
+import re
+import secrets
+import signal
+import statistics
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from globalguide import geo
+from globalguide.errors import UsageError
+
+MAX_COUNT = 20
+MAX_CITIES_TOP = 100
+MAX_CITIES = 100
+REQUEST_TIMEOUT_S = 30.0
+MAX_BODY_BYTES = 1_000_000
+PARALLEL_PROBES = 8
+BEST_SINGLE_BASIS_CITIES = 100
+
+VIA_EDGE, VIA_VM, VIA_DIRECT = "edge", "vm", "direct"
+
+# ---------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measured request."""
+
+    seq: int
+    http_status: int  # 0: no answer (connection failed or timed out)
+    total_ms: float | None
+    ttfb_ms: float | None = None
+    served_from_region: str | None = None
+
+
+@dataclass
+class CityProbe:
+    """Everything known about one city's probe; ``to_dict`` is its --json form."""
+
+    city: geo.City | None
+    via: str
+    samples: list[Sample] = field(default_factory=list)
+    served_from_region: str | None = None
+    user_detected_location: str | None = None
+    ai_response: str | None = None
+    error: str | None = None
+    vm: dict[str, Any] | None = None  # zone and name of the teleport VM
+    modelled: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok_samples(self) -> list[Sample]:
+        return [s for s in self.samples if s.http_status == 200]
+
+    @property
+    def status(self) -> str:
+        ok = len(self.ok_samples)
+        if ok and ok == len(self.samples) and self.error is None:
+            return "ok"
+        return "partial" if ok else "failed"
+
+    def median(self, attr: str) -> float | None:
+        values = [getattr(s, attr) for s in self.ok_samples if getattr(s, attr) is not None]
+        return round(statistics.median(values), 1) if values else None
+
+    def to_dict(self) -> dict[str, Any]:
+        city = self.city
+        return {
+            "city": None
+            if city is None
+            else {"name": city.name, "country": city.country, "lat": city.lat, "lon": city.lon},
+            "via": self.via,
+            "vm": self.vm,
+            "status": self.status,
+            "error": self.error,
+            "served_from_region": self.served_from_region,
+            "user_detected_location": self.user_detected_location,
+            "ai_response": self.ai_response,
+            "measured": {
+                "requests": len(self.samples),
+                "ok": len(self.ok_samples),
+                "total_ms": self.median("total_ms"),
+                "ttfb_ms": self.median("ttfb_ms"),
+                "samples": [asdict(s) for s in self.samples],
+            },
+            "modelled": self.modelled,
+        }
+
+
+@functools.lru_cache(maxsize=1)
+def best_single_region() -> geo.Suggestion:
+    """The one Cloud Run region with the lowest population-weighted modelled RTT over the
+    largest cities: what a single-region deployment would at best offer."""
+    return geo.suggest_regions(1, cities=geo.largest_cities(BEST_SINGLE_BASIS_CITIES))
+
+
+def modelled_for(city: geo.City | None, deployed: Sequence[str], served: str | None) -> dict:
+    """The modelled figures for a city (empty when the city is not known)."""
+    if city is None or not deployed:
+        return {}
+    by_region = {r: round(geo.modelled_rtt_ms(city.lat, city.lon, r), 1) for r in deployed}
+    nearest, nearest_rtt = geo.nearest_region(city.lat, city.lon, deployed)
+    single = best_single_region().regions[0]
+    single_rtt = round(geo.modelled_rtt_ms(city.lat, city.lon, single), 1)
+    served_rtt = by_region.get(served or "", round(nearest_rtt, 1))
+    return {
+        "rtt_ms_by_region": by_region,
+        "nearest_deployed_region": nearest,
+        "served_by_nearest": served == nearest if served else None,
+        "best_single_region": {
+            "region": single,
+            "rtt_ms": single_rtt,
+            "basis": f"lowest population-weighted modelled RTT over the "
+            f"{BEST_SINGLE_BASIS_CITIES} largest cities",
+        },
+        "saving_ms": round(single_rtt - served_rtt, 1),
+    }
+
+
+# ---------------------------------------------------------------------- city resolution
+
+
+def resolve_cities(names: Sequence[str], top: int | None) -> list[geo.City]:
+    """The cities asked for, in order, without repeats; UsageError (exit 2) naming the
+    candidates for an ambiguous name and the closest matches for an unknown one."""
+    if top is not None and not 1 <= top <= MAX_CITIES_TOP:
+        raise UsageError(f"--cities-top must be between 1 and {MAX_CITIES_TOP}.")
+    cities: list[geo.City] = []
+    for name in names:
+        try:
+            cities.append(geo.find_city(name))
+        except geo.AmbiguousCity as exc:
+            listed = "; ".join(f"{c.label} (pop. {c.population:,})" for c in exc.candidates[:5])
+            raise UsageError(
+                f"{name[:80]!r} matches several cities: {listed}.",
+                hint=f"Add a country or state, e.g. --as-city '{exc.candidates[0].label}'.",
+            ) from None
+        except geo.CityNotFound as exc:
+            close = "; ".join(c.label for c in exc.suggestions)
+            raise UsageError(
+                f"No known city matches {name[:80]!r}." + (f" Closest: {close}." if close else ""),
+                hint="Cities come from the geonames table of places over 15,000 people.",
+            ) from None
+    if top:
+        cities.extend(geo.largest_cities(top))
+    unique = list({c.geonameid: c for c in cities}.values())
+    if len(unique) > MAX_CITIES:
+        raise UsageError(f"At most {MAX_CITIES} cities per probe.")
+    return unique
+
+
+# ------------------------------------------------------------------ requests from here
+
+
+def request_guide(
+    url: str,
+    seq: int,
+    *,
+    stream: bool = False,
+    latlng: str | None = None,
+    timeout: float = REQUEST_TIMEOUT_S,
+) -> tuple[Sample, dict[str, Any] | None]:
+    """One timed request to the guide; the sample and the answer's document (the JSON body,
+    or for --stream the SSE ``meta`` with the joined text as ``ai_response``)."""
+    headers = {"Accept": "text/event-stream" if stream else "application/json"}
+    headers["User-Agent"] = "globalguide-probe"
+    if latlng:
+        headers["X-Emulator-Client-LatLng"] = latlng
+    target = url.rstrip("/") + ("/stream" if stream else "/")
+    request = urllib.request.Request(target, headers=headers)  # noqa: S310
+    started = time.perf_counter()
+    ttfb = None
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
+            first = resp.read(1) if stream else b""
+            ttfb = (time.perf_counter() - started) * 1000 if stream else None
+            body = first + resp.read(MAX_BODY_BYTES)
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        elapsed = (time.perf_counter() - started) * 1000
+        return Sample(seq, exc.code, round(elapsed, 1)), None
+    except (urllib.error.URLError, OSError, ValueError):
+        return Sample(seq, 0, None), None
+    total = (time.perf_counter() - started) * 1000
+    document = parse_sse(body) if stream else _json_object(body)
+    region = (document or {}).get("meta", {}).get("served_from_region")
+    sample = Sample(seq, status, round(total, 1), None if ttfb is None else round(ttfb, 1), region)
+    return sample, document
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("meta", {}), dict):
+        return None
+    return document
+
+
+def parse_sse(body: bytes) -> dict[str, Any] | None:
+    """The guide's event stream as {"ai_response": joined text, "meta": {...}}."""
+    text, meta = [], None
+    for block in body.decode("utf-8", errors="replace").split("\n\n"):
+        event, data = "message", ""
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data += line[5:].strip()
+        if not data:
+            continue
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            continue
+        if event == "meta" and isinstance(payload, dict):
+            meta = payload
+        elif event == "message" and isinstance(payload, dict):
+            text.append(str(payload.get("text", "")))
+    if meta is None:
+        return None
+    return {"ai_response": "".join(text), "meta": meta}
+
+
+def _absorb(probe: CityProbe, document: dict[str, Any] | None) -> None:
+    if document is None or probe.served_from_region is not None:
+        return
+    meta = document.get("meta") or {}
+    probe.served_from_region = meta.get("served_from_region")
+    probe.user_detected_location = meta.get("user_detected_location")
+    answer = document.get("ai_response")
+    probe.ai_response = None if answer is None else str(answer)
+
+
+def probe_from_here(
+    url: str,
+    city: geo.City | None,
+    *,
+    via: str,
+    count: int,
+    stream: bool,
+    timeout: float = REQUEST_TIMEOUT_S,
+    stop: threading.Event | None = None,
+) -> CityProbe:
+    """``count`` requests from this machine; through the edge as if from ``city``."""
+    probe = CityProbe(city, via)
+    latlng = f"{city.lat:.5f},{city.lon:.5f}" if city is not None and via == VIA_EDGE else None
+    for seq in range(1, count + 1):
+        if stop is not None and stop.is_set():
+            probe.error = "interrupted"
+            break
+        sample, document = request_guide(url, seq, stream=stream, latlng=latlng, timeout=timeout)
+        probe.samples.append(sample)
+        _absorb(probe, document)
+    failed = [s for s in probe.samples if s.http_status != 200]
+    if failed and probe.error is None:
+        codes = sorted({s.http_status for s in failed})
+        probe.error = f"{len(failed)} of {len(probe.samples)} requests failed " + (
+            f"(HTTP {', '.join(map(str, codes))})".replace("HTTP 0", "no answer")
+        )
+    return probe
+
+
+# ------------------------------------------------------------- the VM startup script
+
+LINE_TAG = "GGPROBE"
+HEADER_TAG = "# globalguide-probe:"
+_LINE = re.compile(rf"{LINE_TAG} (?P<id>[a-z0-9-]+) (?P<kind>sample|body|done)\b(?P<rest>.*)")
+_FIELD = re.compile(r"(\w+)=(\S*)")
+
+
+def startup_script(url: str, count: int, timeout_s: float, probe_id: str) -> str:
+    """A bash script for a stock Debian image: ``count`` curl requests to ``url``, one
+    ``GGPROBE`` line per request on the serial port, then the first answer (base64) and a
+    ``done`` line. Its parameters are repeated in a one-line JSON header, which is all the
+    emulator reads (it never runs the script)."""
+    if not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?", url):
+        raise UsageError(f"Cannot probe {url!r}: not a plain http(s) URL.")
+    params = {"url": url, "count": count, "timeout_s": timeout_s, "id": probe_id}
+    target = url.rstrip("/") + "/"
+    return f"""#!/bin/bash
+{HEADER_TAG} {json.dumps(params, separators=(",", ":"))}
+# Requests the load balancer from this zone and reports on the serial port (ttyS0).
+out=/dev/ttyS0; [ -w "$out" ] || out=/dev/console
+say() {{ echo "{LINE_TAG} {probe_id} $*" > "$out"; }}
+for i in $(seq 1 {count}); do
+  res=$(curl -s -o /tmp/gg-body -H 'Accept: application/json' --max-time {timeout_s:g} \\
+    -w '%{{http_code}} %{{time_starttransfer}} %{{time_total}}' '{target}')
+  set -- $res
+  region=$(grep -o '"served_from_region":"[^"]*"' /tmp/gg-body | head -n1 | cut -d'"' -f4)
+  say sample seq=$i http=${{1:-0}} ttfb_s=${{2:-}} total_s=${{3:-}} region=${{region:--}}
+  [ "$i" = 1 ] && say body b64=$(head -c 4000 /tmp/gg-body | base64 -w0)
+done
+say done count={count}
+"""
+
+
+def read_script_header(script: str) -> dict[str, Any] | None:
+    """The JSON parameters in a probe startup script's header line, or None."""
+    for line in script.splitlines()[:5]:
+        if line.startswith(HEADER_TAG):
+            try:
+                params = json.loads(line[len(HEADER_TAG) :])
+            except ValueError:
+                return None
+            return params if isinstance(params, dict) else None
+    return None
+
+
+def sample_line(probe_id: str, sample: Sample) -> str:
+    """The serial line the startup script prints for one request (the emulator's too)."""
+    ttfb = "" if sample.ttfb_ms is None else f"{sample.ttfb_ms / 1000:.6f}"
+    total = "" if sample.total_ms is None else f"{sample.total_ms / 1000:.6f}"
+    return (
+        f"{LINE_TAG} {probe_id} sample seq={sample.seq} http={sample.http_status} "
+        f"ttfb_s={ttfb} total_s={total} region={sample.served_from_region or '-'}"
+    )
+
+
+def body_line(probe_id: str, body: bytes) -> str:
+    return f"{LINE_TAG} {probe_id} body b64={base64.b64encode(body[:4000]).decode()}"
+
+
+def done_line(probe_id: str, count: int) -> str:
+    return f"{LINE_TAG} {probe_id} done count={count}"
+
+
+@dataclass
+class SerialReport:
+    samples: list[Sample] = field(default_factory=list)
+    document: dict[str, Any] | None = None
+    done: bool = False
+
+
+def parse_serial(text: str, probe_id: str, report: SerialReport | None = None) -> SerialReport:
+    """Fold the probe's lines in ``text`` into ``report``; other lines (boot messages,
+    other probes) are ignored. A line may carry a console prefix before the tag."""
+    report = report or SerialReport()
+    for raw in text.splitlines():
+        at = raw.find(LINE_TAG + " ")
+        match = _LINE.match(raw[at:]) if at >= 0 else None
+        if match is None or match.group("id") != probe_id:
+            continue
+        fields = dict(_FIELD.findall(match.group("rest")))
+        kind = match.group("kind")
+        if kind == "done":
+            report.done = True
+        elif kind == "body" and report.document is None:
+            with contextlib.suppress(ValueError):
+                report.document = _json_object(base64.b64decode(fields.get("b64", "")))
+        elif kind == "sample":
+            report.samples.append(_sample_from(fields))
+    return report
+
+
+def _sample_from(fields: dict[str, str]) -> Sample:
+    def ms(key: str) -> float | None:
+        try:
+            return round(float(fields[key]) * 1000, 1)
+        except (KeyError, ValueError):
+            return None
+
+    try:
+        seq, status = int(fields.get("seq", "0")), int(fields.get("http", "0"))
+    except ValueError:
+        seq, status = 0, 0
+    region = fields.get("region") or "-"
+    total = ms("total_s") if status else None
+    return Sample(seq, status, total, ms("ttfb_s") if status else None,
+                  None if region == "-" else region)  # fmt: skip
+
+
+def new_probe_id() -> str:
+    return secrets.token_hex(4)
+
+
+# ----------------------------------------------------------------------- orchestration
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt here, like Ctrl-C, so cleanup runs for both."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Ignore Ctrl-C and SIGTERM while cleanup runs (it is bounded in time)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_parallel(
+    jobs: Sequence[Callable[[threading.Event], CityProbe]],
+    *,
+    on_done: Callable[[CityProbe], None] | None = None,
+    cleanup: Callable[[Callable[[float], None]], None] | None = None,
+) -> list[CityProbe]:
+    """Run the jobs a few at a time, results in job order. On Ctrl-C or SIGTERM every job is
+    told to stop. ``cleanup`` always runs last, with signals deferred; it is given a
+    function that waits (at most the given seconds) for jobs still running."""
+    stop = threading.Event()
+    results: list[CityProbe | None] = [None] * len(jobs)
+    pool = ThreadPoolExecutor(max_workers=min(PARALLEL_PROBES, max(1, len(jobs))))
+    futures: dict[Any, int] = {}
+
+    def settle(timeout: float) -> None:
+        wait(list(futures), timeout=timeout)
+
+    try:
+        with sigterm_as_interrupt():
+            for i, job in enumerate(jobs):
+                futures[pool.submit(job, stop)] = i
+            pending = set(futures)
+            while pending:
+                # A short wait keeps the main thread responsive to signals.
+                done = {f for f in pending if f.done()}
+                if not done:
+                    time.sleep(0.05)
+                    continue
+                for future in done:
+                    pending.discard(future)
+                    results[futures[future]] = future.result()
+                    if on_done is not None:
+                        on_done(results[futures[future]])  # type: ignore[arg-type]
+    finally:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        if cleanup is not None:
+            with signals_deferred():
+                cleanup(settle)
+    return [r for r in results if r is not None]
+
+
+def sort_by_region(probes: list[CityProbe]) -> list[CityProbe]:
+    return sorted(
+        probes,
+        key=lambda p: (
+            p.served_from_region or "~",
+            (p.modelled or {}).get("rtt_ms_by_region", {}).get(p.served_from_region or "", 0),
+            p.city.name if p.city else "",
+        ),
+    )
+
+
+# ------------------------------------------------------------------------ the teleport
+
+VM_WAIT_CLOUD_S = 600.0
+VM_WAIT_EMULATOR_S = 60.0
+CLEANUP_CLOUD_S = 300.0
+CLEANUP_EMULATOR_S = 30.0
+
+
+@dataclass(frozen=True)
+class VmSettings:
+    deployment: str
+    url: str
+    count: int
+    timeout_s: float
+    wait_s: float
+    poll_s: float
+
+
+def vm_job(
+    vms: Any, settings: VmSettings, city: geo.City, index: int
+) -> Callable[[threading.Event], CityProbe]:
+    """A job that teleports to ``city``: VM in the nearest zone, serial output read until
+    the script's ``done`` line (bounded), the VM deleted in every case."""
+    from globalguide.errors import CloudError
+
+    zone = geo.nearest_zone(city.lat, city.lon)
+    probe_id = f"{vms.run_id}-{index}"
+    name = f"{settings.deployment}-probe-{probe_id}"[:63]
+
+    def job(stop: threading.Event) -> CityProbe:
+        probe = CityProbe(city, VIA_VM, vm={"name": name, "zone": zone})
+        if stop.is_set():
+            probe.error = "interrupted"
+            return probe
+        script = startup_script(settings.url, settings.count, settings.timeout_s, probe_id)
+        report = SerialReport()
+        try:
+            vms.create(name, zone, script)
+            deadline = time.monotonic() + settings.wait_s
+            start = 0
+            while not report.done and time.monotonic() < deadline and not stop.is_set():
+                text, start = vms.serial(name, zone, start)
+                parse_serial(text, probe_id, report)
+                if not report.done:
+                    stop.wait(settings.poll_s)
+            if stop.is_set() and not report.done:
+                probe.error = "interrupted"
+            elif not report.done:
+                probe.error = f"no complete report within {settings.wait_s:.0f} s"
+        except CloudError as exc:
+            probe.error = exc.message
+        finally:
+            try:
+                vms.delete(name, zone)
+            except CloudError as exc:
+                probe.error = probe.error or exc.message
+        probe.samples = report.samples
+        _absorb(probe, report.document)
+        if probe.served_from_region is None:
+            probe.served_from_region = next(
+                (s.served_from_region for s in report.samples if s.served_from_region), None
+            )
+        failed = [s for s in probe.samples if s.http_status != 200]
+        if failed and probe.error is None:
+            probe.error = f"{len(failed)} of {len(probe.samples)} requests failed"
+        return probe
+
+    return job
+
+
+# ------------------------------------------------------------------------------ a run
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    cities: list[geo.City]
+    via: str
+    count: int
+    stream: bool
+
+
+def run(
+    request: ProbeRequest,
+    *,
+    url: str,
+    deployed: Sequence[str],
+    clients: Any = None,
+    deployment: str = "",
+    on_done: Callable[[CityProbe], None] | None = None,
+) -> dict[str, Any]:
+    """Probe every city (or this machine when there is none); the --json document."""
+    if not 1 <= request.count <= MAX_COUNT:
+        raise UsageError(f"--count must be between 1 and {MAX_COUNT}.")
+    vm_report: dict[str, Any] | None = None
+    if request.via == VIA_VM:
+        probes, vm_report = _run_vms(request, url, clients, deployment, on_done)
+    else:
+        targets: list[geo.City | None] = list(request.cities) or [None]
+        jobs = [
+            functools.partial(_from_here_job, url, city, request.via, request.count, request.stream)
+            for city in targets
+        ]
+        probes = run_parallel(jobs, on_done=on_done)
+    for probe in probes:
+        probe.modelled = modelled_for(probe.city, deployed, probe.served_from_region)
+    document: dict[str, Any] = {
+        "url": url,
+        "via": request.via,
+        "count": request.count,
+        "stream": request.stream,
+        "deployed_regions": list(deployed),
+        "probes": [p.to_dict() for p in probes],
+        "note": "measured: wall-clock times seen by the prober; modelled: great-circle "
+        "fibre estimate, not a measurement",
+    }
+    if vm_report is not None:
+        document["vms"] = vm_report
+    return document
+
+
+def _from_here_job(
+    url: str, city: geo.City | None, via: str, count: int, stream: bool, stop: threading.Event
+) -> CityProbe:
+    return probe_from_here(url, city, via=via, count=count, stream=stream, stop=stop)
+
+
+def _run_vms(
+    request: ProbeRequest,
+    url: str,
+    clients: Any,
+    deployment: str,
+    on_done: Callable[[CityProbe], None] | None,
+) -> tuple[list[CityProbe], dict[str, Any]]:
+    from globalguide.cloud.probe_vm import ProbeVms
+    from globalguide.errors import CloudError
+
+    if not request.cities:
+        raise UsageError("--via vm needs --as-city or --cities-top.")
+    if request.stream:
+        raise UsageError("--stream is not available with --via vm.")
+    emulator = bool(getattr(clients, "is_emulator", False))
+    settings = VmSettings(
+        deployment=deployment,
+        url=url,
+        count=request.count,
+        timeout_s=10.0 if emulator else REQUEST_TIMEOUT_S,
+        wait_s=VM_WAIT_EMULATOR_S if emulator else VM_WAIT_CLOUD_S,
+        poll_s=0.2 if emulator else 3.0,
+    )
+    vms = ProbeVms(clients, deployment, new_probe_id())
+    jobs = [vm_job(vms, settings, city, i) for i, city in enumerate(request.cities, 1)]
+    report: dict[str, Any] = {"run_id": vms.run_id, "created": len(jobs), "left": None}
+
+    def cleanup(settle: Callable[[float], None]) -> None:
+        budget = CLEANUP_EMULATOR_S if emulator else CLEANUP_CLOUD_S
+        vms.sweep(budget / 2)  # a VM whose job was stopped half way
+        settle(budget / 2)  # jobs still running delete their own VM, then stop
+        left = vms.sweep(budget / 2)
+        report["left"] = len(left)
+        if left:
+            listed = ", ".join(f"{n} ({z})" for z, n in left)
+            raise CloudError(
+                f"{len(left)} probe VMs are left: {listed}.",
+                hint=f"Delete them: gcloud compute instances delete NAME --zone ZONE "
+                f"(label {vms.labels})",
+            )
+
+    probes = run_parallel(jobs, on_done=on_done, cleanup=cleanup)
+    return probes, report
