@@ -234,8 +234,7 @@ def deploy(
     if dry_run:
         rows = plan.rows()
         ui.result(
-            {"name": spec.name, "target": "emulator" if clients.is_emulator else "google-cloud",
-             "project": spec.project, "dry_run": True, "resources": rows},
+            {**deployment.document_header(spec, clients), "dry_run": True, "resources": rows},
             resource_table(f"Plan for {spec.name} (dry run: nothing changed)", rows),
         )  # fmt: skip
         return
@@ -409,16 +408,20 @@ def probe(
         label = result.city.label if result.city else "this machine"
         ui.info(f"  {label}: {result.served_from_region or '-'} ({result.status})")
 
-    document = probing.run(
-        probing.ProbeRequest(cities, chosen, count, stream),
-        url=url,
-        deployed=deployed,
-        clients=clients,
-        deployment=spec.name,
-        on_done=on_done if len(cities) > 1 or chosen == probing.VIA_VM else None,
-    )
-    document = {"name": spec.name, "target": "emulator" if clients.is_emulator
-                else "google-cloud", **document}  # fmt: skip
+    try:
+        document = probing.run(
+            probing.ProbeRequest(cities, chosen, count, stream),
+            url=url,
+            deployed=deployed,
+            clients=clients,
+            deployment=spec.name,
+            on_done=on_done if len(cities) > 1 or chosen == probing.VIA_VM else None,
+        )
+    except KeyboardInterrupt:
+        cleaned = " Every probe VM was deleted." if chosen == probing.VIA_VM else ""
+        ui.error(f"Interrupted.{cleaned}")
+        raise typer.Exit(130) from None
+    document = {**deployment.document_header(spec, clients), **document}
     if map_file is not None:
         from globalguide.probe_map import write_map
 
@@ -431,6 +434,11 @@ def probe(
 
         for table in probe_tables(document):
             ui.out.print(table)
+        if "vms" in document:
+            ui.out.print(
+                f"Probe VMs: {document['vms']['created']} created, "
+                f"{document['vms']['left']} left (checked by label)."
+            )
     if document["probes"] and all(p["status"] == "failed" for p in document["probes"]):
         raise typer.Exit(EXIT_FAILURE)
 
@@ -463,7 +471,7 @@ def regions_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
                     r["country"],
                     f"{r['lat']:.2f}",
                     f"{r['lon']:.2f}",
-                    ", ".join(r["zones"]),
+                    ", ".join(z.rsplit("-", 1)[1] for z in r["zones"]),
                 ]
                 for r in rows
             ],

@@ -308,15 +308,17 @@ def startup_script(url: str, count: int, timeout_s: float, probe_id: str) -> str
     return f"""#!/bin/bash
 {HEADER_TAG} {json.dumps(params, separators=(",", ":"))}
 # Requests the load balancer from this zone and reports on the serial port (ttyS0).
-out=/dev/ttyS0; [ -w "$out" ] || out=/dev/console
-say() {{ echo "{LINE_TAG} {probe_id} $*" > "$out"; }}
+out=${{GGPROBE_OUT:-/dev/ttyS0}}; [ -w "$out" ] || out=/dev/console
+say() {{ echo "{LINE_TAG} {probe_id} $*" >> "$out"; }}
+body=$(mktemp)
 for i in $(seq 1 {count}); do
-  res=$(curl -s -o /tmp/gg-body -H 'Accept: application/json' --max-time {timeout_s:g} \\
+  : > "$body"
+  res=$(curl -s -o "$body" -H 'Accept: application/json' --max-time {timeout_s:g} \\
     -w '%{{http_code}} %{{time_starttransfer}} %{{time_total}}' '{target}')
   set -- $res
-  region=$(grep -o '"served_from_region":"[^"]*"' /tmp/gg-body | head -n1 | cut -d'"' -f4)
+  region=$(grep -o '"served_from_region": *"[^"]*"' "$body" | head -n1 | cut -d'"' -f4)
   say sample seq=$i http=${{1:-0}} ttfb_s=${{2:-}} total_s=${{3:-}} region=${{region:--}}
-  [ "$i" = 1 ] && say body b64=$(head -c 4000 /tmp/gg-body | base64 -w0)
+  [ "$i" = 1 ] && say body b64=$(head -c 4000 "$body" | base64 -w0)
 done
 say done count={count}
 """
@@ -376,7 +378,10 @@ def parse_serial(text: str, probe_id: str, report: SerialReport | None = None) -
             with contextlib.suppress(ValueError):
                 report.document = _json_object(base64.b64decode(fields.get("b64", "")))
         elif kind == "sample":
-            report.samples.append(_sample_from(fields))
+            sample = _sample_from(fields)
+            # A line logged twice (console and script log) counts once.
+            if all(s.seq != sample.seq for s in report.samples):
+                report.samples.append(sample)
     return report
 
 
@@ -475,17 +480,6 @@ def run_parallel(
             with signals_deferred():
                 cleanup(settle)
     return [r for r in results if r is not None]
-
-
-def sort_by_region(probes: list[CityProbe]) -> list[CityProbe]:
-    return sorted(
-        probes,
-        key=lambda p: (
-            p.served_from_region or "~",
-            (p.modelled or {}).get("rtt_ms_by_region", {}).get(p.served_from_region or "", 0),
-            p.city.name if p.city else "",
-        ),
-    )
 
 
 # ------------------------------------------------------------------------ the teleport

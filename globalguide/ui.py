@@ -169,7 +169,7 @@ def probe_tables(document: dict[str, Any]) -> list[Table]:
         (p["modelled"]["best_single_region"]["region"] for p in probes if p["modelled"]), None
     )
     columns = ["city", "served from", "saw", "measured ms", *(["ttfb ms"] if ttfb else []),
-               "modelled RTT ms", f"modelled via {single or 'single region'}",
+               "modelled RTT ms", f"modelled RTT ms if only {single or 'one region'}",
                "modelled saving ms", "status"]  # fmt: skip
     rows = []
     for p in order:

@@ -82,6 +82,19 @@ class CloudClients:
 
         return self._make(run_v2.ServicesClient)
 
+    # -- IAM: service accounts, and the project's policy
+    @cached_property
+    def service_accounts(self) -> Any:
+        from globalguide.cloud.iam_rest import ServiceAccounts
+
+        return ServiceAccounts(self.credentials, self.endpoint)
+
+    @cached_property
+    def projects(self) -> Any:
+        from google.cloud import resourcemanager_v3
+
+        return self._make(resourcemanager_v3.ProjectsClient)
+
     # -- Compute Engine
     _OPERATION_CLIENTS = ("global_operations", "region_operations", "zone_operations")
 

@@ -12,7 +12,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -38,15 +37,13 @@ LB_WAIT_EMULATOR_S = 120.0
 PROBE_TIMEOUT_S = 30.0
 
 
-@dataclass
-class Target:
-    """Where the deployment lives: Google Cloud, or the emulator at ``endpoint``."""
-
-    clients: CloudClients
-
-    @property
-    def label(self) -> str:
-        return "emulator" if self.clients.is_emulator else "google-cloud"
+def document_header(spec: DeploySpec, clients: CloudClients) -> dict[str, Any]:
+    """The fields every command's JSON document starts with."""
+    return {
+        "name": spec.name,
+        "target": "emulator" if clients.is_emulator else "google-cloud",
+        "project": spec.project,
+    }
 
 
 # --------------------------------------------------------------------------- model check
@@ -278,9 +275,7 @@ def deploy_document(
             }
         )
     return {
-        "name": spec.name,
-        "target": "emulator" if clients.is_emulator else "google-cloud",
-        "project": spec.project,
+        **document_header(spec, clients),
         "url": url,
         "served_from_region": served_by,
         "regions": regions,
@@ -330,9 +325,7 @@ def status(spec: DeploySpec, clients: CloudClients) -> dict[str, Any]:
         code, doc = fetch_guide(url)
         from_here = (doc or {}).get("meta", {}).get("served_from_region") if code == 200 else None
     return {
-        "name": spec.name,
-        "target": "emulator" if clients.is_emulator else "google-cloud",
-        "project": spec.project,
+        **document_header(spec, clients),
         "url": url,
         "served_from_here": from_here,
         "regions": [regions[k] for k in sorted(regions)],
@@ -366,9 +359,7 @@ def apply_teardown(
             hint="Run `globalguide teardown` again.",
         )
     return {
-        "name": plan.spec.name,
-        "target": "emulator" if clients.is_emulator else "google-cloud",
-        "project": plan.spec.project,
+        **document_header(plan.spec, clients),
         "resources": plan.rows(done=True),
         "left": 0,
         "elapsed_s": round(time.monotonic() - started, 3),

@@ -16,7 +16,12 @@ REQUIRED_APIS = (
     "cloudbuild.googleapis.com",
     "storage.googleapis.com",
     "aiplatform.googleapis.com",
+    "iam.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
 )
+
+# What the services' own identity needs, and no more: calling Gemini, writing logs.
+RUNTIME_ROLES = ("roles/aiplatform.user", "roles/logging.logWriter")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,16 @@ class Names:
     @property
     def neg(self) -> str:
         return f"{self.name}-neg"
+
+    @property
+    def runtime_account_id(self) -> str:
+        """The Cloud Run services' identity (account ids are 6-30 characters)."""
+        suffix = "-run" if len(self.name) >= 2 else "-runtime"
+        return f"{self.name}{suffix}"
+
+    @property
+    def runtime_account(self) -> str:
+        return f"{self.runtime_account_id}@{self.project}.iam.gserviceaccount.com"
 
     # the load balancer
     @property

@@ -28,6 +28,8 @@ from globalguide.cloud.resources import (
     Repository,
     Resource,
     RunService,
+    RuntimeAccount,
+    RuntimeRoles,
     ServerlessNeg,
     ServiceSettings,
     TargetHttpProxy,
@@ -96,10 +98,13 @@ def desired_resources(spec: DeploySpec, context: Any) -> tuple[list[Resource], I
     bucket = BuildBucket(names, names.bucket, None)
     image = Image(names, repo_region(spec), context)
     address = GlobalAddress(names, names.address)
-    resources: list[Resource] = [apis, repo, bucket, image, address]
+    account = RuntimeAccount(names)
+    roles = RuntimeRoles(names)
+    resources: list[Resource] = [apis, repo, bucket, image, address, account, roles]
     image.depends_on = [repo.key, bucket.key]
-    for r in (repo, bucket, address):
+    for r in (repo, bucket, address, account):
         r.depends_on = [apis.key]
+    roles.depends_on = [account.key]
 
     negs = []
     for region in spec.regions:
@@ -112,7 +117,7 @@ def desired_resources(spec: DeploySpec, context: Any) -> tuple[list[Resource], I
             concurrency=spec.concurrency,
         )
         service = RunService(names, region, settings)
-        service.depends_on = [image.key]
+        service.depends_on = [image.key, account.key, roles.key]
         neg = ServerlessNeg(names, names.neg, region)
         neg.depends_on = [apis.key]
         negs.append(neg)

@@ -27,6 +27,7 @@ from globalguide.cloud.names import (
     IMAGE_NAME,
     LABEL_KEY,
     REQUIRED_APIS,
+    RUNTIME_ROLES,
     Names,
 )
 from globalguide.errors import CloudError
@@ -204,6 +205,153 @@ class EnabledApis(Resource):
 
     def summary(self, current: Any) -> dict[str, Any]:
         return {"enabled": len(current or [])}
+
+
+# ------------------------------------------------------------------ identity
+
+
+class RuntimeAccount(Resource):
+    """The Cloud Run services' own service account, instead of the default compute
+    account (which holds Editor on the project)."""
+
+    kind = "service-account"
+    rank = 1
+
+    def __init__(self, names: Names) -> None:
+        super().__init__(names, names.runtime_account_id)
+
+    @property
+    def email(self) -> str:
+        return self.names.runtime_account
+
+    def read(self, c: CloudClients) -> Any | None:
+        return _get_or_none(c.service_accounts.get, self.project, self.email)
+
+    def same(self, current: Any) -> bool:
+        return True  # nothing on the account itself is managed beyond its existence
+
+    def create(self, ctx: Context) -> None:
+        try:
+            ctx.clients.service_accounts.create(
+                self.project,
+                self.name,
+                display_name=f"globalguide {self.names.name} runtime",
+                description=f"Identity of the Cloud Run services of the globalguide "
+                f"deployment {self.names.name}.",
+            )
+        except gexc.Conflict:
+            pass  # created by an earlier attempt whose answer was lost
+
+    def delete(self, ctx: Context) -> None:
+        try:
+            ctx.clients.service_accounts.delete(self.project, self.email)
+        except gexc.NotFound:
+            pass
+
+
+class RuntimeRoles(Resource):
+    """The runtime account's roles on the project: only RUNTIME_ROLES. The project policy
+    is shared with everyone else's bindings, so it is changed by read-modify-write with
+    the policy's etag: members are only added or removed for this account, and a
+    concurrent change (409 ABORTED) means read again and redo the change."""
+
+    kind = "iam-binding"
+    rank = 2
+    RMW_ATTEMPTS = 5
+
+    def __init__(self, names: Names) -> None:
+        super().__init__(names, "runtime-roles")
+
+    @property
+    def member(self) -> str:
+        return f"serviceAccount:{self.names.runtime_account}"
+
+    def _policy(self, c: CloudClients) -> Any:
+        return c.projects.get_iam_policy(
+            request={
+                "resource": f"projects/{self.project}",
+                "options": {"requested_policy_version": 3},
+            }
+        )
+
+    def _ours(self, member: str) -> bool:
+        return member == self.member or member.startswith(f"deleted:{self.member}?uid=")
+
+    def read(self, c: CloudClients) -> list[str] | None:
+        policy = _get_or_none(self._policy, c)
+        if policy is None:
+            return None
+        held = sorted(
+            {
+                b.role
+                for b in policy.bindings
+                if b.role in RUNTIME_ROLES
+                and not b.condition.expression
+                and any(self._ours(m) for m in b.members)
+            }
+        )
+        return held or None
+
+    def same(self, current: Any) -> bool:
+        return sorted(current or []) == sorted(RUNTIME_ROLES)
+
+    def _modify(self, ctx: Context, change: Any) -> None:
+        """Read the policy, apply ``change`` to it, write it back with its etag; again on
+        a concurrent change."""
+        for attempt in range(self.RMW_ATTEMPTS):
+            policy = self._policy(ctx.clients)
+            if not change(policy):
+                return
+            try:
+                ctx.clients.projects.set_iam_policy(
+                    request={"resource": f"projects/{self.project}", "policy": policy}
+                )
+                return
+            except (gexc.Aborted, gexc.Conflict):  # HTTP 409, status ABORTED
+                if attempt == self.RMW_ATTEMPTS - 1:
+                    raise
+
+    def create(self, ctx: Context) -> None:
+        def add(policy: Any) -> bool:
+            changed = False
+            for role in RUNTIME_ROLES:
+                binding = next(
+                    (b for b in policy.bindings if b.role == role and not b.condition.expression),
+                    None,
+                )
+                if binding is None:
+                    binding = policy.bindings.add(role=role)
+                if self.member not in binding.members:
+                    binding.members.append(self.member)
+                    changed = True
+            if changed and policy.version < 1:
+                policy.version = 1
+            return changed
+
+        self._modify(ctx, add)
+
+    def update(self, ctx: Context, current: Any) -> None:
+        self.create(ctx)
+
+    def delete(self, ctx: Context) -> None:
+        def remove(policy: Any) -> bool:
+            changed = False
+            for binding in list(policy.bindings):
+                members = [m for m in binding.members if not self._ours(m)]
+                if len(members) == len(binding.members):
+                    continue
+                changed = True
+                if members:
+                    del binding.members[:]
+                    binding.members.extend(members)
+                else:
+                    policy.bindings.remove(binding)
+            return changed
+
+        self._modify(ctx, remove)
+
+    def summary(self, current: Any) -> dict[str, Any]:
+        return {"roles": ", ".join(current or [])}
 
 
 # ------------------------------------------------------------- artifacts and build
@@ -409,6 +557,7 @@ class RunService(Resource):
                 ),
                 max_instance_request_concurrency=s.concurrency,
                 timeout=duration_pb2.Duration(seconds=60),
+                service_account=self.names.runtime_account,
                 containers=[
                     run_v2.Container(
                         image=s.image,
@@ -434,6 +583,7 @@ class RunService(Resource):
             "min": template.scaling.min_instance_count,
             "max": template.scaling.max_instance_count,
             "concurrency": template.max_instance_request_concurrency,
+            "account": template.service_account,
             "image": container.image,
             "env": {e.name: e.value for e in container.env},
             "limits": dict(container.resources.limits),
@@ -501,6 +651,22 @@ class _Compute(Resource):
         op = self.client(ctx.clients).insert(
             request={
                 **self.scope(),
+                self.resource_field: resource,
+                "request_id": ctx.request_id,
+            }
+        )
+        _wait_compute(op)
+
+    def replace(self, ctx: Context, current: Any) -> None:
+        """Update in place with the desired resource; the current fingerprint proves no one
+        changed it since it was read (a stale one is a 412, and the step re-reads)."""
+        resource = self.desired()
+        resource.name = self.name
+        resource.fingerprint = current.fingerprint
+        op = self.client(ctx.clients).update(
+            request={
+                **self.scope(),
+                self.request_name_field: self.name,
                 self.resource_field: resource,
                 "request_id": ctx.request_id,
             }
@@ -632,18 +798,7 @@ class BackendService(_Compute):
         }
 
     def update(self, ctx: Context, current: Any) -> None:
-        resource = self.desired()
-        resource.name = self.name
-        resource.fingerprint = current.fingerprint
-        op = ctx.clients.backend_services.update(
-            request={
-                "project": self.project,
-                "backend_service": self.name,
-                "backend_service_resource": resource,
-                "request_id": ctx.request_id,
-            }
-        )
-        _wait_compute(op)
+        self.replace(ctx, current)
 
 
 class UrlMap(_Compute):
@@ -679,19 +834,7 @@ class UrlMap(_Compute):
         }
 
     def update(self, ctx: Context, current: Any) -> None:
-        resource = self.desired()
-        resource.name = self.name
-        resource.fingerprint = current.fingerprint
-        _wait_compute(
-            ctx.clients.url_maps.update(
-                request={
-                    "project": self.project,
-                    "url_map": self.name,
-                    "url_map_resource": resource,
-                    "request_id": ctx.request_id,
-                }
-            )
-        )
+        self.replace(ctx, current)
 
 
 class RedirectUrlMap(UrlMap):

@@ -64,17 +64,7 @@ class ApiError(Exception):
 
     def body(self, style: str = "google") -> dict[str, Any]:
         """The error document. ``compute`` uses the errors[] list; the others use status."""
-        if style == "compute":
-            return {
-                "error": {
-                    "code": self.code,
-                    "message": self.message,
-                    "errors": [
-                        {"domain": "global", "reason": self.reason, "message": self.message}
-                    ],
-                }
-            }
-        if style == "storage":
+        if style in ("compute", "storage"):  # the classic errors[] shape
             return {
                 "error": {
                     "code": self.code,

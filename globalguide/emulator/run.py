@@ -502,6 +502,19 @@ class API:
         if location not in geo.REGIONS:
             raise bad_request(f"Location '{location}' is not a valid Cloud Run region.")
 
+    def _check_service_account(self, service: dict[str, Any]) -> None:
+        """A revision's identity must exist: a user-managed account of this project that
+        does not is refused with 400, as the real API does."""
+        email = (service.get("template") or {}).get("serviceAccount")
+        if not email or not isinstance(email, str):
+            return
+        iam = self.emulator.apis.get("iam")
+        own = email.endswith(f"@{self.emulator.project}.iam.gserviceaccount.com")
+        if own and iam is not None and not iam.exists(email):
+            raise bad_request(
+                f"Service account {email} does not exist in project {self.emulator.project}."
+            )
+
     def _name(self, project: str, location: str, service: str) -> str:
         return f"projects/{self.emulator.project}/locations/{location}/services/{service}"
 
@@ -564,6 +577,7 @@ class API:
         validate_body(body, _service_cls(), resource="service")
         body = canonical(body, _service_cls())
         validate_service(body, request_name)
+        self._check_service_account(body)
         name = self._name(project, location, service_id)
         number = project_number(self.emulator.project)
         desired = with_defaults(_settable(body), number)
@@ -651,6 +665,7 @@ class API:
                 raise ApiError(409, f"Service {name} is being deleted.", status="ABORTED")
             merged = _apply_mask(state.desired, _settable(body), mask)
             validate_service(merged, "UpdateServiceRequest")
+            self._check_service_account(merged)
             desired = with_defaults(merged, number)
             if request.args.get("validateOnly", "").lower() == "true":
                 return self._start_validation(project, location, {**state.output, **desired})

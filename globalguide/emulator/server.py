@@ -41,6 +41,8 @@ API_MODULES = (
     "run",
     "compute",
     "vertex_api",
+    "iam",
+    "resourcemanager",
 )
 
 

@@ -108,6 +108,29 @@ def test_without_yes_and_without_a_terminal_deploy_refuses(deployed, local_emula
     assert [r for r in emulator_requests(endpoint) if r["mutating"]] == []
 
 
+def test_dropping_a_region_sweeps_it_and_adding_it_back_restores_it(deployed):
+    two = run_json("deploy", "--local", "--yes", "--regions", "us-central1,europe-west1")
+    actions = {(r["kind"], r["region"]): r["action"] for r in two["resources"]}
+    assert actions[("run-service", "asia-northeast1")] == "deleted"
+    assert actions[("neg", "asia-northeast1")] == "deleted"
+    assert actions[("backend-service", None)] == "updated"
+    tokyo = ask(two["url"], **{"X-Emulator-Client-City": "Tokyo"}).json()
+    assert tokyo["meta"]["served_from_region"] in ("us-central1", "europe-west1")
+    three = run_json("deploy", "--local", "--yes")
+    actions = {(r["kind"], r["region"]): r["action"] for r in three["resources"]}
+    assert actions[("run-service", "asia-northeast1")] == "created"
+    assert actions[("backend-service", None)] == "updated"
+    tokyo = ask(three["url"], **{"X-Emulator-Client-City": "Tokyo"}).json()
+    assert tokyo["meta"]["served_from_region"] == "asia-northeast1"
+
+
+def test_a_changed_setting_updates_only_what_it_touches(deployed):
+    changed = run_json("deploy", "--local", "--yes", "--max-instances", "3")
+    updated = {(r["kind"], r["region"]) for r in changed["resources"] if r["action"] != "unchanged"}
+    assert updated == {("run-service", region) for region in set(CITIES.values())}
+    run_json("deploy", "--local", "--yes")
+
+
 def service_pids(endpoint: str) -> list[int]:
     state = requests.get(f"{endpoint}/_emulator/state", timeout=10).json()
     return [

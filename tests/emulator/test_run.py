@@ -549,3 +549,19 @@ def test_faulted_operations_start_no_process(tmp_path):
             assert failed.terminal_condition.state == State.CONDITION_FAILED
         assert seen_operation_fault
         assert fake.started == []
+
+
+def test_a_failed_service_can_be_deleted_through_its_operation(enabled, project, dataplane):
+    """Regression: the failed condition's reason was rendered as a name outside the
+    client's enums ("ContainerMissing" as revisionReason), so the delete operation's
+    metadata (the service) did not parse and every teardown of a failed service failed."""
+    image = f"{REGION}-docker.pkg.dev/{project}/images/app:absent"
+    with pytest.raises(gexc.GoogleAPICallError):
+        _create(enabled, project, _service(image)).result(timeout=10)
+    name = f"{_parent(project)}/services/guide"
+    service = enabled.run_services.get_service(name=name)
+    failed = [c for c in service.conditions if c.state == State.CONDITION_FAILED]
+    assert run_v2.Condition.CommonReason.CONTAINER_MISSING in [c.reason for c in failed]
+    enabled.run_services.delete_service(name=name).result(timeout=10)
+    with pytest.raises(gexc.NotFound):
+        enabled.run_services.get_service(name=name)
