@@ -49,8 +49,15 @@ def is_transient(exc: BaseException) -> bool:
         return is_transient(exc.cause)
     if isinstance(exc, TRANSIENT):
         return True
-    # A resource another step is still releasing (a NEG whose backend update is in flight).
-    return isinstance(exc, gexc.BadRequest) and "resourceInUseByAnotherResource" in str(exc)
+    if not isinstance(exc, gexc.BadRequest):
+        return False
+    text = str(exc)
+    # A resource another step is still releasing (a NEG whose backend update is in flight),
+    # or a service account created a moment ago that IAM has not propagated yet (new
+    # accounts can take seconds to be visible to policies and Cloud Run).
+    return "resourceInUseByAnotherResource" in text or (
+        "Service account" in text and "does not exist" in text
+    )
 
 
 @dataclass

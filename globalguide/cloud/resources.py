@@ -224,6 +224,9 @@ class RuntimeAccount(Resource):
     def email(self) -> str:
         return self.names.runtime_account
 
+    def desired(self) -> dict[str, Any]:
+        return {"email": self.email}
+
     def read(self, c: CloudClients) -> Any | None:
         return _get_or_none(c.service_accounts.get, self.project, self.email)
 
@@ -292,8 +295,11 @@ class RuntimeRoles(Resource):
         )
         return held or None
 
+    def desired(self) -> list[str]:
+        return sorted(RUNTIME_ROLES)
+
     def same(self, current: Any) -> bool:
-        return sorted(current or []) == sorted(RUNTIME_ROLES)
+        return sorted(current or []) == self.desired()
 
     def _modify(self, ctx: Context, change: Any) -> None:
         """Read the policy, apply ``change`` to it, write it back with its etag; again on

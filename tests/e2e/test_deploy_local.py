@@ -131,6 +131,21 @@ def test_a_changed_setting_updates_only_what_it_touches(deployed):
     run_json("deploy", "--local", "--yes")
 
 
+def test_services_run_as_their_own_least_privilege_account(deployed, local_emulator):
+    state = requests.get(f"{local_emulator['endpoint']}/_emulator/state", timeout=10).json()
+    project = local_emulator["project"]
+    account = f"local-guide-run@{project}.iam.gserviceaccount.com"
+    assert [a["email"] for a in state["iam"]["serviceAccounts"]] == [account]
+    services = state["run"]["services"]
+    assert len(services) == 3
+    assert {s["template"]["serviceAccount"] for s in services} == {account}
+    bindings = state["resourcemanager"]["policy"]["bindings"]
+    roles = {b["role"] for b in bindings if f"serviceAccount:{account}" in b["members"]}
+    assert roles == {"roles/aiplatform.user", "roles/logging.logWriter"}
+    # Teardown (below) must remove both: /_emulator/resources counts the account and any
+    # binding beyond the project's initial ones.
+
+
 def service_pids(endpoint: str) -> list[int]:
     state = requests.get(f"{endpoint}/_emulator/state", timeout=10).json()
     return [

@@ -90,9 +90,7 @@ def fresh(realistic):
 
 
 @pytest.mark.parametrize("method, fragment", DEPLOY_KILL_POINTS)
-def test_killed_deploy_then_deploy_converges_and_teardown_leaves_nothing(
-    fresh, method, fragment
-):
+def test_killed_deploy_then_deploy_converges_and_teardown_leaves_nothing(fresh, method, fragment):
     endpoint, state = fresh
     kill_when_seen(endpoint, cli(state, "deploy"), method, fragment)
     document = finish(cli(state, "deploy"))
