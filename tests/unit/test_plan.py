@@ -112,8 +112,9 @@ def test_teardown_goes_level_by_level(monkeypatch, spec, context):
 def test_keep_images_keeps_the_repository(monkeypatch, spec, context):
     everything = planning.every_possible_resource(spec, context, set(spec.regions))
     fake_remote(monkeypatch, {r.key: object() for r in everything})
-    kinds = {s.resource.kind for s in planning.plan_teardown(spec, None, context,
-                                                             keep_images=True).steps}
+    kinds = {
+        s.resource.kind for s in planning.plan_teardown(spec, None, context, keep_images=True).steps
+    }
     assert "repository" not in kinds and "image" not in kinds
 
 

@@ -12,8 +12,9 @@ def spec(flags=None, env=None, toml=None, tmp_path=None, local=False, local_proj
     path = tmp_path / "globalguide.toml"
     if toml is not None:
         path.write_text(toml)
-    return build_spec(flags or {}, local=local, local_project=local_project, env=env or {},
-                      settings_path=path)
+    return build_spec(
+        flags or {}, local=local, local_project=local_project, env=env or {}, settings_path=path
+    )
 
 
 def test_defaults(tmp_path):
@@ -25,11 +26,19 @@ def test_defaults(tmp_path):
 
 def test_flags_beat_environment_beat_file(tmp_path):
     toml = '[deploy]\nname = "from-file"\nregions = ["us-east1"]\nproject = "file-project"\n'
-    s = spec({}, env={"GOOGLE_CLOUD_PROJECT": "env-project", "GLOBALGUIDE_NAME": "from-env"},
-             toml=toml, tmp_path=tmp_path)
+    s = spec(
+        {},
+        env={"GOOGLE_CLOUD_PROJECT": "env-project", "GLOBALGUIDE_NAME": "from-env"},
+        toml=toml,
+        tmp_path=tmp_path,
+    )
     assert (s.project, s.name, s.regions) == ("env-project", "from-env", ("us-east1",))
-    s = spec({"project": "flag-project", "name": "from-flag", "regions": "asia-south1"},
-             env={"GOOGLE_CLOUD_PROJECT": "env-project"}, toml=toml, tmp_path=tmp_path)
+    s = spec(
+        {"project": "flag-project", "name": "from-flag", "regions": "asia-south1"},
+        env={"GOOGLE_CLOUD_PROJECT": "env-project"},
+        toml=toml,
+        tmp_path=tmp_path,
+    )
     assert (s.project, s.name, s.regions) == ("flag-project", "from-flag", ("asia-south1",))
 
 
@@ -74,9 +83,18 @@ def test_settings_file_errors_are_usage_errors(tmp_path):
 
 
 def test_local_uses_the_emulator_project(tmp_path):
-    s = spec({}, env={"GOOGLE_CLOUD_PROJECT": "real-project"}, tmp_path=tmp_path, local=True,
-             local_project="globalguide-local")
+    s = spec(
+        {},
+        env={"GOOGLE_CLOUD_PROJECT": "real-project"},
+        tmp_path=tmp_path,
+        local=True,
+        local_project="globalguide-local",
+    )
     assert s.project == "globalguide-local"
     with pytest.raises(UsageError, match="does not match"):
-        spec({"project": "other-project"}, tmp_path=tmp_path, local=True,
-             local_project="globalguide-local")
+        spec(
+            {"project": "other-project"},
+            tmp_path=tmp_path,
+            local=True,
+            local_project="globalguide-local",
+        )

@@ -1,0 +1,51 @@
+"""One small class per resource kind: its desired state, and how to read, compare, create,
+update and delete it. Grouped by what they are for; everything is importable from here."""
+
+from globalguide.cloud.resources.artifacts import BuildBucket, Image, Repository
+from globalguide.cloud.resources.base import (
+    Context,
+    OperationFailed,
+    Resource,
+    api_disabled,
+    short_link,
+    wait_operation,
+)
+from globalguide.cloud.resources.loadbalancer import (
+    BackendService,
+    ForwardingRule,
+    GlobalAddress,
+    ManagedCertificate,
+    RedirectUrlMap,
+    ServerlessNeg,
+    TargetHttpProxy,
+    TargetHttpsProxy,
+    UrlMap,
+)
+from globalguide.cloud.resources.project import EnabledApis, RuntimeAccount, RuntimeRoles
+from globalguide.cloud.resources.run import RunService, ServiceSettings
+
+__all__ = [
+    "BackendService",
+    "BuildBucket",
+    "Context",
+    "EnabledApis",
+    "ForwardingRule",
+    "GlobalAddress",
+    "Image",
+    "ManagedCertificate",
+    "OperationFailed",
+    "RedirectUrlMap",
+    "Repository",
+    "Resource",
+    "RunService",
+    "RuntimeAccount",
+    "RuntimeRoles",
+    "ServerlessNeg",
+    "ServiceSettings",
+    "TargetHttpProxy",
+    "TargetHttpsProxy",
+    "UrlMap",
+    "api_disabled",
+    "short_link",
+    "wait_operation",
+]
