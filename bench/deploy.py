@@ -31,7 +31,9 @@ from globalguide.spec import DeploySpec
 STEP_OPERATION = {
     "apis": "serviceusage.enable",
     "repository": "artifactregistry.createRepository",
-    "bucket": None,  # a plain request, no operation
+    "bucket": None,  # plain requests, no operation
+    "service-account": None,
+    "iam-binding": None,
     "image": "cloudbuild.build",
     "run-service": "run.create",
     "address": "compute.address",
