@@ -27,6 +27,7 @@ from werkzeug.wrappers import Request, Response
 from globalguide import geo
 from globalguide.emulator.routing import ApiError, Route, bad_request, json_response, read_json
 from globalguide.emulator.vertex import FakeGemini
+from globalguide.models import GEMINI_REGIONS
 
 SERVICE = "aiplatform.googleapis.com"
 
@@ -37,39 +38,6 @@ MODELLED_TTFT_MS = 350.0
 MODELLED_TOKENS_PER_S = 180.0
 SAME_REGION_RTT_MS = 1.0
 
-# Regions serving Gemini on Vertex AI (https://cloud.google.com/vertex-ai/generative-ai/docs/learn/locations).
-# Availability differs per model; this list is only used to model where ``global`` lands.
-GEMINI_REGIONS = (
-    "us-central1",
-    "us-east1",
-    "us-east4",
-    "us-east5",
-    "us-south1",
-    "us-west1",
-    "us-west4",
-    "northamerica-northeast1",
-    "southamerica-east1",
-    "europe-central2",
-    "europe-north1",
-    "europe-southwest1",
-    "europe-west1",
-    "europe-west2",
-    "europe-west3",
-    "europe-west4",
-    "europe-west6",
-    "europe-west8",
-    "europe-west9",
-    "asia-east1",
-    "asia-east2",
-    "asia-northeast1",
-    "asia-northeast3",
-    "asia-south1",
-    "asia-southeast1",
-    "australia-southeast1",
-    "me-central1",
-    "me-central2",
-    "me-west1",
-)
 _JURISDICTIONS = {
     "us": tuple(r for r in GEMINI_REGIONS if r.startswith("us-")),
     "eu": tuple(r for r in GEMINI_REGIONS if r.startswith("europe-")),
