@@ -432,6 +432,20 @@ class _State:
     last_failure: str = ""
 
 
+def _set_conditions(service: dict[str, Any], condition_state: str) -> None:
+    """Ready and its two parts (routes, configurations) all in ``condition_state``."""
+    now = _ts()
+    service["terminalCondition"] = {
+        "type": "Ready",
+        "state": condition_state,
+        "lastTransitionTime": now,
+    }
+    service["conditions"] = [
+        {"type": t, "state": condition_state, "lastTransitionTime": now}
+        for t in ("RoutesReady", "ConfigurationsReady")
+    ]
+
+
 class API:
     """Cloud Run Admin API v2 services for the emulator's one project."""
 
@@ -760,17 +774,8 @@ class API:
         return name
 
     def _mark_reconciling(self, state: _State) -> None:
-        now = _ts()
         state.output["reconciling"] = True
-        state.output["terminalCondition"] = {
-            "type": "Ready",
-            "state": "CONDITION_RECONCILING",
-            "lastTransitionTime": now,
-        }
-        state.output["conditions"] = [
-            {"type": t, "state": "CONDITION_RECONCILING", "lastTransitionTime": now}
-            for t in ("RoutesReady", "ConfigurationsReady")
-        ]
+        _set_conditions(state.output, "CONDITION_RECONCILING")
 
     def _roll_out(
         self,
@@ -871,18 +876,9 @@ class API:
                     state.last_failure or "The service has no ready revision.",
                     "REVISION_FAILED",
                 )
-            now = _ts()
             state.output["reconciling"] = False
             state.output["observedGeneration"] = state.output["generation"]
-            state.output["terminalCondition"] = {
-                "type": "Ready",
-                "state": "CONDITION_SUCCEEDED",
-                "lastTransitionTime": now,
-            }
-            state.output["conditions"] = [
-                {"type": t, "state": "CONDITION_SUCCEEDED", "lastTransitionTime": now}
-                for t in ("RoutesReady", "ConfigurationsReady")
-            ]
+            _set_conditions(state.output, "CONDITION_SUCCEEDED")
             state.output["trafficStatuses"] = self._traffic_statuses(state)
             return {"@type": _TYPE, **self._render(name)}
 
