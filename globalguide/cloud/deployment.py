@@ -21,8 +21,6 @@ from globalguide.cloud.clients import CloudClients
 from globalguide.cloud.names import Names
 from globalguide.cloud.plan import (
     ABSENT,
-    DELETE,
-    UNCHANGED,
     Plan,
     plan_deploy,
     plan_status,
@@ -33,6 +31,7 @@ from globalguide.errors import CloudError, UsageError
 from globalguide.spec import DeploySpec
 
 LB_WAIT_CLOUD_S = 900.0
+TEARDOWN_SWEEPS = 3
 LB_WAIT_EMULATOR_S = 120.0
 PROBE_TIMEOUT_S = 30.0
 
@@ -346,25 +345,27 @@ def apply_teardown(
 ) -> dict[str, Any]:
     started = time.monotonic()
     executor = Executor(clients, listener=listener)
-    raise_for_failures(executor.apply(plan), "Teardown")
-    # Verify from the cloud itself that nothing named for the deployment is left.
-    left = [
-        s.resource.key
-        for s in make_teardown_plan(plan.spec, clients, keep_images=keep_images).steps
-        if s.action == DELETE
-    ]
-    if left:
+    rows = []
+    for sweep in range(TEARDOWN_SWEEPS):
+        raise_for_failures(executor.apply(plan), "Teardown")
+        rows += plan.rows(done=True)
+        # Verify from the cloud itself that nothing named for the deployment is left. An
+        # operation a killed deploy started can still create a resource after the first
+        # read; the next sweep removes it.
+        plan = make_teardown_plan(plan.spec, clients, keep_images=keep_images)
+        if not plan.changes:
+            break
+        if sweep < TEARDOWN_SWEEPS - 1:
+            time.sleep(2.0 * (sweep + 1))
+    else:
+        left = [s.resource.key for s in plan.changes]
         raise CloudError(
             f"Teardown finished but {len(left)} resources remain: {', '.join(left[:5])}.",
             hint="Run `globalguide teardown` again.",
         )
     return {
         **document_header(plan.spec, clients),
-        "resources": plan.rows(done=True),
+        "resources": rows,
         "left": 0,
         "elapsed_s": round(time.monotonic() - started, 3),
     }
-
-
-def unchanged_everywhere(plan: Plan) -> bool:
-    return all(s.action == UNCHANGED for s in plan.steps)
