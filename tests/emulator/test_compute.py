@@ -276,10 +276,10 @@ def test_request_id_must_be_a_uuid(enabled):
 # ------------------------------------------------------------------ every method
 def test_addresses_insert_get_list_set_labels_delete(enabled):
     c = enabled.global_addresses
-    insert(c, address_resource=compute_v1.Address(name="ip", labels={"globalguide": "x"}))
+    insert(c, address_resource=compute_v1.Address(name="ip"))
     insert(c, address_resource=compute_v1.Address(name="ip6", ip_version="IPV6"))
     got = c.get(project=P, address="ip")
-    assert (got.status, got.labels["globalguide"]) == ("RESERVED", "x")
+    assert (got.status, dict(got.labels)) == ("RESERVED", {})
     assert c.get(project=P, address="ip6").address == "::1"
     assert sorted(a.name for a in c.list(project=P)) == ["ip", "ip6"]
     c.set_labels(
@@ -326,11 +326,11 @@ def test_backend_service_patch_update_and_fingerprint(enabled):
         project=P,
         backend_service="bs",
         backend_service_resource=compute_v1.BackendService(
-            timeout_sec=60, fingerprint=current.fingerprint
+            description="patched", fingerprint=current.fingerprint
         ),
     ).result(timeout=30)
     patched = c.backend_services.get(project=P, backend_service="bs")
-    assert patched.timeout_sec == 60
+    assert patched.description == "patched"
     assert len(patched.backends) == 3  # a merge patch keeps what it does not name
     assert patched.fingerprint != current.fingerprint
     replacement = backend_service(regions=REGIONS[:1])
@@ -491,7 +491,15 @@ def test_forwarding_rule_set_labels_set_target_list(enabled):
 def test_list_pages_and_filters(enabled):
     c = enabled.global_addresses
     for name in ("a1", "a2", "b1"):
-        insert(c, address_resource=compute_v1.Address(name=name, labels={"team": name[0]}))
+        insert(c, address_resource=compute_v1.Address(name=name))
+        fingerprint = c.get(project=P, address=name).label_fingerprint
+        c.set_labels(
+            project=P,
+            resource=name,
+            global_set_labels_request_resource=compute_v1.GlobalSetLabelsRequest(
+                labels={"team": name[0]}, label_fingerprint=fingerprint
+            ),
+        ).result(timeout=30)
     pager = c.list(request={"project": P, "max_results": 2})
     assert [a.name for a in pager] == ["a1", "a2", "b1"]  # the pager follows nextPageToken
     first = c.list(request={"project": P, "max_results": 2})._response

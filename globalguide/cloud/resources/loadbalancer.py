@@ -44,8 +44,12 @@ class _Compute(Resource):
             self.client(c).get, **self.scope(), **{self.request_name_field: self.name}
         )
 
+    def insert_body(self) -> Any:
+        """What insert sends: the desired resource, by default."""
+        return self.desired()
+
     def create(self, ctx: Context) -> None:
-        resource = self.desired()
+        resource = self.insert_body()
         resource.name = self.name
         op = self.client(ctx.clients).insert(
             request={
@@ -86,7 +90,57 @@ class _Compute(Resource):
             pass
 
 
-class GlobalAddress(_Compute):
+class _Labelled(_Compute):
+    """Global addresses and forwarding rules: labels sent with insert are ignored (their
+    compute_v1 ``labels`` docstrings: "can only be added or modified by the setLabels
+    method"), so insert goes without them and setLabels follows with the fingerprint just
+    read. A resource left without its label (a crash between the two calls) differs only
+    in ``label``, and its update is that setLabels alone."""
+
+    def insert_body(self) -> Any:
+        resource = self.desired()
+        resource.labels.clear()
+        return resource
+
+    def create(self, ctx: Context) -> None:
+        super().create(ctx)
+        created = self.client(ctx.clients).get(
+            **self.scope(), **{self.request_name_field: self.name}
+        )
+        self.set_labels(ctx, created)
+
+    def compared(self, current: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(desired, current) owned fields, as ``same`` compares them."""
+        return self.desired_owned(), self.owned(current)
+
+    def same(self, current: Any) -> bool:
+        want, have = self.compared(current)
+        return want == have
+
+    def update(self, ctx: Context, current: Any) -> None:
+        want, have = self.compared(current)
+        want.pop("label")
+        have.pop("label")
+        if want != have:  # anything but the label cannot change in place
+            super().update(ctx, current)
+        self.set_labels(ctx, current)
+
+    def set_labels(self, ctx: Context, current: Any) -> None:
+        # No requestId: the step's one belongs to its insert, and the label fingerprint
+        # already makes a repeated call harmless (a stale one is a 412 and the step re-reads).
+        wait_operation(
+            self.client(ctx.clients).set_labels(
+                project=self.project,
+                resource=self.name,
+                global_set_labels_request_resource=compute_v1.GlobalSetLabelsRequest(
+                    labels={**current.labels, **self.names.labels},
+                    label_fingerprint=current.label_fingerprint,
+                ),
+            )
+        )
+
+
+class GlobalAddress(_Labelled):
     kind = "address"
     rank = 1
     client_attr = "global_addresses"
@@ -104,19 +158,6 @@ class GlobalAddress(_Compute):
             "type": resource.address_type or "EXTERNAL",
             "label": resource.labels.get(LABEL_KEY),
         }
-
-    def update(self, ctx: Context, current: Any) -> None:
-        if self.owned(current)["label"] == self.names.name:  # only labels can change in place
-            super().update(ctx, current)
-        op = ctx.clients.global_addresses.set_labels(
-            project=self.project,
-            resource=self.name,
-            global_set_labels_request_resource=compute_v1.GlobalSetLabelsRequest(
-                labels={**current.labels, **self.names.labels},
-                label_fingerprint=current.label_fingerprint,
-            ),
-        )
-        wait_operation(op)
 
     def summary(self, current: Any) -> dict[str, Any]:
         return {"address": current.address, "status": current.status}
@@ -154,7 +195,8 @@ class BackendService(_Compute):
         return compute_v1.BackendService(
             load_balancing_scheme="EXTERNAL_MANAGED",
             protocol="HTTPS",
-            timeout_sec=60,
+            # No timeout_sec: with serverless NEG backends the API refuses it (the request
+            # timeout is Cloud Run's own; terraform-google-lb-http PR #358).
             backends=[
                 compute_v1.Backend(
                     group=self.names.region_link(r, "networkEndpointGroups", self.names.neg)
@@ -181,7 +223,6 @@ class BackendService(_Compute):
         return {
             "scheme": resource.load_balancing_scheme,
             "protocol": resource.protocol,
-            "timeout": resource.timeout_sec,
             "groups": sorted(short_link(b.group) for b in resource.backends),
             "headers": list(resource.custom_request_headers),
             "outlier": [
@@ -331,7 +372,7 @@ class TargetHttpsProxy(_Compute):
         }
 
 
-class ForwardingRule(_Compute):
+class ForwardingRule(_Labelled):
     kind = "forwarding-rule"
     rank = 5
     client_attr = "global_forwarding_rules"
@@ -365,11 +406,11 @@ class ForwardingRule(_Compute):
             "label": resource.labels.get(LABEL_KEY),
         }
 
-    def same(self, current: Any) -> bool:
-        want, have = self.desired_owned(), self.owned(current)
+    def compared(self, current: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        want, have = super().compared(current)
         if have["address"] is None:
             want["address"] = None
-        return want == have
+        return want, have
 
     def summary(self, current: Any) -> dict[str, Any]:
         return {"address": current.I_p_address, "port": current.port_range}

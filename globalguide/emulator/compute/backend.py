@@ -20,20 +20,28 @@ from globalguide.emulator.compute.validate import References, check_enum
 SERVERLESS_TARGETS = ("cloudRun", "appEngine", "cloudFunction", "serverlessDeployment")
 ZONAL_ONLY_TYPES = ("GCE_VM_IP", "GCE_VM_IP_PORT")
 # Backend capacity settings; the emulator refuses them on serverless NEG backends, which
-# have no endpoints to measure (gcp-facts §1.3: lb-http sets only `group`).
+# have no endpoints to measure (gcp-facts §1.3: lb-http sets only `group`). maxUtilization
+# is refused in the API's words (terraform-provider-google#7167).
 CAPACITY_FIELDS = (
+    "maxUtilization",
     "maxRate",
     "maxRatePerInstance",
     "maxRatePerEndpoint",
     "maxConnections",
     "maxConnectionsPerInstance",
     "maxConnectionsPerEndpoint",
-    "maxUtilization",
     "maxInFlightRequests",
     "maxInFlightRequestsPerInstance",
     "maxInFlightRequestsPerEndpoint",
 )
 OUTLIER_DETECTION_SCHEMES = ("EXTERNAL_MANAGED", "INTERNAL_SELF_MANAGED")
+# compute_v1 BackendService.timeoutSec docstring: default 30, range 1 through 2,147,483,647.
+DEFAULT_TIMEOUT_SEC = 30
+MAX_TIMEOUT_SEC = 2_147_483_647
+# The one balancing mode a serverless NEG backend takes: terraform-provider-google sends it
+# by default for every backend (BackendService.yaml), and any other is refused
+# (cloud-foundation-fabric PR #1801 quotes the API for RATE).
+SERVERLESS_BALANCING_MODE = "UTILIZATION"
 SERVICE_COLLECTIONS = ("backendServices", "backendBuckets")
 
 
@@ -103,34 +111,7 @@ def build_backend_service(
     affinity = check_enum(
         body.get("sessionAffinity"), bs.SessionAffinity, "resource.sessionAffinity", "NONE"
     )
-    backends, serverless = [], False
-    for index, backend in enumerate(body.get("backends") or []):
-        where = f"resource.backends[{index}]"
-        if not backend.get("group"):
-            raise required(f"{where}.group")
-        group = refs.existing(
-            f"{where}.group", backend["group"], ("networkEndpointGroups", "instanceGroups")
-        )
-        mode = check_enum(
-            backend.get("balancingMode"),
-            compute_v1.Backend.BalancingMode,
-            f"{where}.balancingMode",
-            default="UTILIZATION",
-        )
-        neg = refs.get(group) or {}
-        if neg.get("networkEndpointType") == "SERVERLESS":
-            serverless = True
-            for name in CAPACITY_FIELDS:
-                if backend.get(name) not in (None, 0):
-                    raise invalid_value(
-                        f"{where}.{name}",
-                        backend[name],
-                        "Serverless network endpoint group backends do not support capacity "
-                        "settings.",
-                    )
-        entry = {**backend, "group": group, "balancingMode": mode}
-        entry.setdefault("capacityScaler", 1)
-        backends.append(entry)
+    backends, serverless = _backends(refs, body.get("backends") or [])
     health_checks = list(body.get("healthChecks") or [])
     if health_checks and serverless:
         # terraform-provider-google#7311, lb-http#149: the API's words.
@@ -156,6 +137,7 @@ def build_backend_service(
             body["outlierDetection"],
             "Outlier detection is not supported.",
         )
+    _check_timeout(body.get("timeoutSec"), serverless)
     envoy = scheme != "EXTERNAL"
     check_custom_headers(
         body.get("customRequestHeaders") or [], "resource.customRequestHeaders", envoy=envoy
@@ -163,13 +145,95 @@ def build_backend_service(
     check_custom_headers(
         body.get("customResponseHeaders") or [], "resource.customResponseHeaders", envoy=envoy
     )
-    out = {**base, "port": 80, "portName": "http", "timeoutSec": 30, **_input(body)}
+    out = {**base, "port": 80, "portName": "http", "timeoutSec": DEFAULT_TIMEOUT_SEC}
+    out.update(_input(body))
     out.update(loadBalancingScheme=scheme, protocol=protocol, sessionAffinity=affinity)
     if backends:
         out["backends"] = backends
     if health_checks:
         out["healthChecks"] = health_checks
     return out
+
+
+def _backends(refs: References, raw: list[Any]) -> tuple[list[dict[str, Any]], bool]:
+    """The stored backends, and whether any is a serverless NEG."""
+    backends, serverless_regions = [], {}
+    seen: set[str] = set()
+    for index, backend in enumerate(raw):
+        where = f"resource.backends[{index}]"
+        if not backend.get("group"):
+            raise required(f"{where}.group")
+        group = refs.existing(
+            f"{where}.group", backend["group"], ("networkEndpointGroups", "instanceGroups")
+        )
+        if group in seen:
+            # compute_v1 Backend.group (BackendService.yaml in magic-modules): "No two
+            # backends in a backend service are allowed to use same Instance Group resource".
+            raise invalid_value(
+                f"{where}.group", group, "The backend group is used more than once."
+            )
+        seen.add(group)
+        mode = check_enum(
+            backend.get("balancingMode"),
+            compute_v1.Backend.BalancingMode,
+            f"{where}.balancingMode",
+            default=SERVERLESS_BALANCING_MODE,
+        )
+        neg = refs.get(group) or {}
+        if neg.get("networkEndpointType") == "SERVERLESS":
+            _check_serverless_backend(backend, mode, where)
+            region = neg.get("region", "")
+            if region in serverless_regions:
+                # serverless-neg-concepts, backend service limitations: one serverless NEG
+                # per region in a backend service.
+                raise invalid_value(
+                    f"{where}.group",
+                    group,
+                    "A backend service can have only one serverless network endpoint group "
+                    f"per region; {serverless_regions[region]} is in the same region.",
+                )
+            serverless_regions[region] = group
+        entry = {**backend, "group": group, "balancingMode": mode}
+        entry.setdefault("capacityScaler", 1)
+        backends.append(entry)
+    return backends, bool(serverless_regions)
+
+
+def _check_serverless_backend(backend: dict[str, Any], mode: str, where: str) -> None:
+    if mode != SERVERLESS_BALANCING_MODE:
+        raise invalid_value(
+            f"{where}.balancingMode",
+            mode,
+            "Balancing mode is not supported for Serverless network endpoint groups.",
+        )
+    for name in CAPACITY_FIELDS:
+        if backend.get(name) in (None, 0):
+            continue
+        if name == "maxUtilization":
+            detail = "Max utilization is not supported for Serverless network endpoint groups."
+        else:
+            detail = "Serverless network endpoint group backends do not support capacity settings."
+        raise invalid_value(f"{where}.{name}", backend[name], detail)
+
+
+def _check_timeout(raw: Any, serverless: bool) -> None:
+    """The range of the compute_v1 BackendService.timeoutSec docstring; with serverless NEG
+    backends the timeout is fixed at its default (the cloud-run-faq#108 report of the
+    serverless-neg-concepts limitation) and any other value is refused in the API's words
+    (terraform-google-lb-http PR #358)."""
+    if raw is None:
+        return
+    if not isinstance(raw, int) or not 1 <= raw <= MAX_TIMEOUT_SEC:
+        raise invalid_value(
+            "resource.timeoutSec", raw, f"Must be between 1 and {MAX_TIMEOUT_SEC}, inclusive."
+        )
+    if serverless and raw != DEFAULT_TIMEOUT_SEC:
+        raise invalid_value(
+            "resource.timeoutSec",
+            raw,
+            "Timeout sec is not supported for a backend service with Serverless network "
+            "endpoint groups.",
+        )
 
 
 # ------------------------------------------------------------------ URL maps

@@ -33,11 +33,12 @@ def _input(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in OUTPUT_ONLY and k != "name"}
 
 
-def _set_labels(resource: dict[str, Any], labels: dict[str, str]) -> None:
-    """The API leaves ``labels`` out of a resource that has none."""
+def _drop_labels(resource: dict[str, Any], body: dict[str, Any]) -> None:
+    """Labels sent with insert are checked and not kept: the compute_v1 Address.labels and
+    ForwardingRule.labels docstrings say they "can only be added or modified by the
+    setLabels method", and terraform-provider-google calls setLabels after insert for both."""
+    check_labels(body.get("labels"))
     resource.pop("labels", None)
-    if labels:
-        resource["labels"] = labels
 
 
 # ------------------------------------------------------------------ addresses
@@ -55,11 +56,10 @@ def build_address(refs: References, body: dict[str, Any], base: dict[str, Any]) 
         raise invalid_value(
             "resource.networkTier", tier, "Global addresses must use the PREMIUM network tier."
         )
-    labels = check_labels(body.get("labels"))
     out = {**base, **_input(body)}
     out.update(address=LOOPBACK[version], ipVersion=version, addressType=address_type)
     out.update(networkTier=tier)
-    _set_labels(out, labels)
+    _drop_labels(out, body)
     return out
 
 
@@ -262,7 +262,7 @@ def build_forwarding_rule(
         loadBalancingScheme=scheme,
         networkTier=tier,
     )
-    _set_labels(out, check_labels(body.get("labels")))
+    _drop_labels(out, body)
     if address_link is not None:
         out["IPAddress"] = (refs.get(address_link) or {}).get("address", LOOPBACK["IPV4"])
     return out, address_link, identity
