@@ -1,0 +1,252 @@
+"""The Compute rules of the docs/emulator.md register that the sweep added, through the
+official compute_v1 clients, and the deploy code's resources against them."""
+
+from __future__ import annotations
+
+import pytest
+from google.api_core import exceptions as gexc
+from google.cloud import compute_v1
+
+from globalguide.cloud.names import LABEL_KEY, Names
+from globalguide.cloud.resources.base import Context
+from globalguide.cloud.resources.loadbalancer import (
+    BackendService,
+    ForwardingRule,
+    GlobalAddress,
+    ServerlessNeg,
+    TargetHttpProxy,
+    UrlMap,
+)
+from globalguide.emulator.compute.state import EMPTY_LABELS_FINGERPRINT
+from tests.emulator.conftest import requests_log
+from tests.emulator.test_compute import (
+    REGIONS,
+    P,
+    backend_service,
+    build_chain,
+    global_link,
+    insert,
+    make_negs,
+    neg_link,
+    serverless_neg,
+)
+
+TIMEOUT_REFUSED = (
+    "Invalid value for field 'resource.timeoutSec': '60'. Timeout sec is not supported for a "
+    "backend service with Serverless network endpoint groups."
+)
+
+
+def bad(call, *args, **kwargs) -> gexc.BadRequest:
+    with pytest.raises(gexc.BadRequest) as info:
+        call(*args, **kwargs)
+    return info.value
+
+
+@pytest.fixture
+def negs(enabled):
+    make_negs(enabled)
+    return enabled
+
+
+def set_labels(client, name: str, labels: dict[str, str], fingerprint: str | None):
+    request = compute_v1.GlobalSetLabelsRequest(labels=labels)
+    if fingerprint is not None:
+        request.label_fingerprint = fingerprint
+    return client.set_labels(project=P, resource=name, global_set_labels_request_resource=request)
+
+
+# ------------------------------------------------------------------ backend services
+def test_timeout_sec_is_refused_with_serverless_negs_but_its_default_is_not(negs):
+    err = bad(
+        negs.backend_services.insert,
+        project=P,
+        backend_service_resource=backend_service(timeout_sec=60),
+    )
+    assert err.message.endswith(TIMEOUT_REFUSED)
+    insert(negs.backend_services, backend_service_resource=backend_service(timeout_sec=30))
+    assert negs.backend_services.get(project=P, backend_service="bs").timeout_sec == 30
+
+
+def test_timeout_sec_is_refused_on_patch_and_update(negs):
+    c = negs.backend_services
+    insert(c, backend_service_resource=backend_service())
+    current = c.get(project=P, backend_service="bs")
+    patch = compute_v1.BackendService(timeout_sec=60, fingerprint=current.fingerprint)
+    err = bad(c.patch, project=P, backend_service="bs", backend_service_resource=patch)
+    assert err.message.endswith(TIMEOUT_REFUSED)
+    replacement = backend_service(timeout_sec=60, fingerprint=current.fingerprint)
+    err = bad(c.update, project=P, backend_service="bs", backend_service_resource=replacement)
+    assert err.message.endswith(TIMEOUT_REFUSED)
+
+
+def test_adding_a_serverless_neg_to_a_service_with_a_timeout_is_refused(negs):
+    c = negs.backend_services
+    insert(c, backend_service_resource=backend_service(regions=(), timeout_sec=60))
+    current = c.get(project=P, backend_service="bs")
+    patch = compute_v1.BackendService(
+        backends=[compute_v1.Backend(group=neg_link("us-central1"))],
+        fingerprint=current.fingerprint,
+    )
+    err = bad(c.patch, project=P, backend_service="bs", backend_service_resource=patch)
+    assert err.message.endswith(TIMEOUT_REFUSED)
+
+
+@pytest.mark.parametrize("seconds", [0, -1])
+def test_timeout_sec_range(enabled, seconds):
+    err = bad(
+        enabled.backend_services.insert,
+        project=P,
+        backend_service_resource=backend_service(regions=(), timeout_sec=seconds),
+    )
+    assert "Must be between 1 and 2147483647" in err.message
+
+
+@pytest.mark.parametrize("mode", ["RATE", "CONNECTION", "IN_FLIGHT"])
+def test_serverless_backends_take_only_the_utilization_mode(negs, mode):
+    backend = compute_v1.Backend(group=neg_link("us-central1"), balancing_mode=mode)
+    err = bad(
+        negs.backend_services.insert,
+        project=P,
+        backend_service_resource=backend_service(backends=[backend]),
+    )
+    assert err.message.endswith(
+        f"Invalid value for field 'resource.backends[0].balancingMode': '{mode}'. "
+        "Balancing mode is not supported for Serverless network endpoint groups."
+    )
+
+
+def test_serverless_backends_refuse_max_utilization_in_the_api_words(negs):
+    backend = compute_v1.Backend(group=neg_link("us-central1"), max_utilization=0.8)
+    err = bad(
+        negs.backend_services.insert,
+        project=P,
+        backend_service_resource=backend_service(backends=[backend]),
+    )
+    assert err.message.endswith(
+        "Invalid value for field 'resource.backends[0].maxUtilization': '0.8'. "
+        "Max utilization is not supported for Serverless network endpoint groups."
+    )
+
+
+def test_one_serverless_neg_per_region(negs):
+    insert(
+        negs.region_negs,
+        region="us-central1",
+        network_endpoint_group_resource=serverless_neg("other", service="other"),
+    )
+    backends = [
+        compute_v1.Backend(group=neg_link("us-central1")),
+        compute_v1.Backend(group=neg_link("us-central1", "other")),
+    ]
+    err = bad(
+        negs.backend_services.insert,
+        project=P,
+        backend_service_resource=backend_service(backends=backends),
+    )
+    assert "only one serverless network endpoint group per region" in err.message
+
+
+def test_the_same_group_twice_is_refused(negs):
+    backends = [compute_v1.Backend(group=neg_link("us-central1"))] * 2
+    err = bad(
+        negs.backend_services.insert,
+        project=P,
+        backend_service_resource=backend_service(backends=backends),
+    )
+    assert "resource.backends[1].group" in err.message
+
+
+# ------------------------------------------------------------------ labels
+def test_address_labels_sent_with_insert_are_not_kept(enabled):
+    c = enabled.global_addresses
+    insert(c, address_resource=compute_v1.Address(name="ip", labels={"globalguide": "x"}))
+    got = c.get(project=P, address="ip")
+    assert (dict(got.labels), got.label_fingerprint) == ({}, EMPTY_LABELS_FINGERPRINT)
+
+
+def test_forwarding_rule_labels_sent_with_insert_are_not_kept(enabled):
+    build_chain(enabled)
+    c = enabled.global_forwarding_rules
+    rule = compute_v1.ForwardingRule(
+        name="fr2",
+        I_p_address=global_link("addresses", "ip"),
+        port_range="8080",
+        target=global_link("targetHttpProxies", "px"),
+        load_balancing_scheme="EXTERNAL_MANAGED",
+        labels={"globalguide": "x"},
+    )
+    insert(c, forwarding_rule_resource=rule)
+    got = c.get(project=P, forwarding_rule="fr2")
+    assert (dict(got.labels), got.label_fingerprint) == ({}, EMPTY_LABELS_FINGERPRINT)
+
+
+def test_set_labels_fingerprint_cycle(enabled):
+    """setLabels needs the current fingerprint (missing or stale: 412 conditionNotMet,
+    google-cloud-go#7802), and a label change gives a new one."""
+    c = enabled.global_addresses
+    insert(c, address_resource=compute_v1.Address(name="ip", labels={"a": "b"}))
+    first = c.get(project=P, address="ip").label_fingerprint
+    for fingerprint in (None, "c3RhbGU="):
+        with pytest.raises(gexc.PreconditionFailed) as info:
+            set_labels(c, "ip", {"a": "b"}, fingerprint)
+        assert info.value.errors[0]["reason"] == "conditionNotMet"
+    set_labels(c, "ip", {"a": "b"}, first).result(timeout=30)
+    labelled = c.get(project=P, address="ip")
+    assert dict(labelled.labels) == {"a": "b"}
+    assert labelled.label_fingerprint != first
+    with pytest.raises(gexc.PreconditionFailed):
+        set_labels(c, "ip", {}, first)
+
+
+# ------------------------------------------------------------------ the deploy code
+NAMES = Names("lg", P)
+
+
+@pytest.fixture
+def deployed_chain(enabled):
+    """The deploy code's own load-balancer resources, created through the twin."""
+    ctx = Context(enabled)
+    resources = [GlobalAddress(NAMES, NAMES.address)]
+    resources += [ServerlessNeg(NAMES, NAMES.neg, r) for r in REGIONS]
+    resources += [
+        BackendService(NAMES, REGIONS),
+        UrlMap(NAMES, NAMES.url_map),
+        TargetHttpProxy(NAMES, NAMES.url_map),
+        ForwardingRule(
+            NAMES, NAMES.http_rule, "80", NAMES.global_link("targetHttpProxies", NAMES.http_proxy)
+        ),
+    ]
+    for resource in resources:
+        resource.create(ctx)
+    return enabled, resources
+
+
+def test_deploy_resources_are_accepted_and_read_back_unchanged(deployed_chain):
+    c, resources = deployed_chain
+    for resource in resources:
+        assert resource.same(resource.read(c)), resource.key
+    for client, field, name in (
+        (c.global_addresses, "address", NAMES.address),
+        (c.global_forwarding_rules, "forwarding_rule", NAMES.http_rule),
+    ):
+        assert client.get(project=P, **{field: name}).labels[LABEL_KEY] == NAMES.name
+
+
+def test_a_rule_left_without_its_label_is_updated_by_set_labels_alone(enabled, endpoint):
+    """A crash between insert and setLabels leaves a label-less rule: the next deploy's
+    update is one setLabels, never a refused update."""
+    build_chain(enabled)
+    insert(enabled.global_addresses, address_resource=compute_v1.Address(name=NAMES.address))
+    target = global_link("targetHttpProxies", "px")
+    rule = ForwardingRule(NAMES, "lg-bare", "8080", target)
+    body = rule.insert_body()
+    body.name = rule.name
+    insert(enabled.global_forwarding_rules, forwarding_rule_resource=body)
+    current = rule.read(enabled)
+    assert not rule.same(current)
+    before = len(requests_log(endpoint))
+    rule.update(Context(enabled), current)
+    mutating = [r for r in requests_log(endpoint)[before:] if r["mutating"]]
+    assert [r["path"].rsplit("/", 1)[-1] for r in mutating] == ["setLabels"]
+    assert rule.same(rule.read(enabled))
