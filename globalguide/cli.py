@@ -214,6 +214,14 @@ def deploy(
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Do not wait for the load balancer to answer.")
     ] = False,
+    verify_regions: Annotated[
+        bool,
+        typer.Option(
+            "--verify-regions",
+            help="Google Cloud: prove each region serves its own area with a probe VM near it "
+            "(creates short-lived VMs). The emulator always checks this.",
+        ),
+    ] = False,
     yes: YesOption = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -241,23 +249,43 @@ def deploy(
     if plan.changes:
         ui.err.print(resource_table(f"Plan for {spec.name}", plan.rows()))
         _confirm(ui, f"Apply {len(plan.changes)} changes to {target}?", yes)
-    with StepProgress(ui, f"Deploying {spec.name}") as progress:
-        document = deployment.apply_deploy(
-            plan,
-            clients,
-            listener=_listener(progress),
-            wait=not no_wait,
-            on_wait=lambda n, left: (
-                ui.info(f"Waiting for the load balancer ({left:.0f} s left)...")
-                if n % 10 == 1
-                else None
-            ),
-        )
+    from globalguide.cloud.serving import RegionsNotServing
+
+    try:
+        with StepProgress(ui, f"Deploying {spec.name}") as progress:
+            document = deployment.apply_deploy(
+                plan,
+                clients,
+                listener=_listener(progress),
+                wait=not no_wait,
+                verify_regions=verify_regions,
+                on_wait=lambda n, left: (
+                    ui.info(f"Waiting for every region to serve ({left:.0f} s left)...")
+                    if n % 10 == 1
+                    else None
+                ),
+                on_drain=lambda left: ui.info(
+                    f"Waiting for the load balancer to stop routing to removed regions "
+                    f"({left:.0f} s left)..."
+                ),
+            )
+    except RegionsNotServing as exc:
+        if json_output:
+            failed = {**deployment.document_header(spec, clients), "error": exc.message,
+                      "regions": [c.to_dict() for c in exc.checks]}  # fmt: skip
+            ui.result(failed)
+        raise
     human = resource_table(
         f"{spec.name}: deployed in {document['elapsed_s']:.1f} s", document["resources"]
     )
     ui.result(document, human)
     if not json_output:
+        if document.get("checked_only_as_ready"):
+            ui.out.print(
+                "Checked only as Ready (no client near them asked): "
+                f"{', '.join(document['checked_only_as_ready'])}; add --verify-regions to "
+                "probe each from a VM near it."
+            )
         if document["url"]:
             served = document.get("served_from_region")
             via = f" (answered from {served})" if served else ""
@@ -295,15 +323,81 @@ def status(
     ui.out.print(
         UI.table(f"{spec.name} in {spec.project}", ["resource", "name", "region", "state"], rows)
     )
-    region_rows = [[r["region"], r.get("uri"), r.get("ready"),
-                    {True: "yes", False: "no", None: "not checked"}[r.get("answers")]]
+    region_rows = [[r["region"], r.get("ready"),
+                    {True: "yes", False: "no", None: "not checked"}[r.get("answers")],
+                    _region_state(r)]
                    for r in document["regions"]]  # fmt: skip
     ui.out.print(
-        UI.table(
-            "Regions", ["region", "service URL", "ready", "answers via load balancer"], region_rows
-        )
+        UI.table("Regions", ["region", "ready", "answers from itself", "state"], region_rows)
     )
     ui.out.print(f"Load balancer: {document['url'] or 'not serving yet'}")
+
+
+def _region_state(region: dict) -> str:
+    """One phrase: why a region is not serving, or that it is."""
+    parts = []
+    if region.get("failing"):
+        parts.append(f"failing: {region['failing']}")
+    if region.get("ejected"):
+        parts.append("ejected by outlier detection")
+    if region.get("reason"):
+        parts.append(str(region["reason"]))
+    if not region.get("in_backend_service", True):
+        parts.append("not in the backend service")
+    served = region.get("served_from_region")
+    if served and served != region["region"]:
+        parts.append(f"its area is served from {served}")
+    return "; ".join(parts) or "serving"
+
+
+@app.command()
+def drill(
+    fail_region: Annotated[
+        str, typer.Option("--fail-region", help="The region to make fail for the drill.")
+    ],
+    project: ProjectOption = None,
+    name: NameOption = None,
+    local: LocalOption = False,
+    yes: YesOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Make one region fail, measure how fast the load balancer fails over, then restore it."""
+    from globalguide import geo
+    from globalguide.cloud import drill as drills
+
+    ui = UI(json_output=json_output, debug=_state["debug"])
+    try:
+        region = geo.validate_region(fail_region.strip().lower())
+    except ValueError as exc:
+        raise UsageError(f"--fail-region: {exc}") from None
+    spec, clients = _connect({"project": project, "name": name}, local=local, start=False)
+    target = "the emulator" if clients.is_emulator else f"project {spec.project}"
+    _confirm(ui, f"Make {region} fail on {target} for a drill (it is restored after)?", yes)
+    try:
+        document = drills.run_drill(spec, clients, region, on_phase=lambda t: ui.info(t + "..."))
+    except drills.DrillFailed as exc:
+        if json_output:
+            ui.result({**exc.document, "error": exc.message})
+        raise
+    od = document["outlier_detection"]
+    rows = [
+        ["failover", document["failover"]["seconds"], document["failover"]["requests"],
+         document["failover"]["failed_requests"]],
+        ["recovery", document["recovery"]["seconds"], document["recovery"]["requests"],
+         document["recovery"]["failed_requests"]],
+    ]  # fmt: skip
+    human = UI.table(
+        f"Drill: {region} failed, served from {document['expected_fallback']} meanwhile",
+        ["phase", "seconds", "requests", "failed"],
+        rows,
+    )
+    ui.result(document, human)
+    if not json_output:
+        ui.out.print(
+            f"Outlier detection: {od['consecutive_gateway_failure']} gateway failures in a row "
+            f"eject for {od['base_ejection_time_s']:.0f} s; analysis every "
+            f"{od['interval_s']:.0f} s; at most {od['max_ejection_percent']}% ejected."
+        )
 
 
 @app.command()

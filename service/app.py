@@ -8,6 +8,7 @@ Routes: ``GET|POST /`` (JSON answer; a browser that prefers HTML gets the page f
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import threading
@@ -41,6 +42,9 @@ HTTP_ERRORS = {
     431: "request too large",
 }
 INTERNAL_ERROR = "internal error"
+# A revision deployed with this variable set to 1 answers every request with 503: the
+# failure `globalguide drill` sends one region's traffic to on Google Cloud.
+FAILURE_DRILL_ENV = "FAILURE_DRILL"
 
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
 _TRACE_CONTEXT = re.compile(r"([0-9a-fA-F]{32})(?:/[0-9]{0,20})?(?:;o=[0-9])?")
@@ -61,12 +65,16 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     gemini = Gemini(settings)
     app.extensions["service.settings"] = settings
     app.extensions["service.gemini"] = gemini
+    env = config if isinstance(config, Mapping) else os.environ
+    failing = env.get(FAILURE_DRILL_ENV, "") == "1"
 
     @app.before_request
     def _start() -> Response | None:
         g.started = time.perf_counter()
         g.request_id, g.trace_id = _request_ids()
         g.log = {}
+        if failing:
+            return _error(503, "failure drill: this revision answers 503")
         if (request.content_length or 0) > settings.max_body_bytes:
             return _error(413, HTTP_ERRORS[413])
         return None

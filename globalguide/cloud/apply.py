@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from google.api_core import exceptions as gexc
 
 from globalguide.cloud.clients import CloudClients
-from globalguide.cloud.plan import CREATE, DELETE, UPDATE, Plan, Step
-from globalguide.cloud.resources import Context, OperationFailed
+from globalguide.cloud.plan import CREATE, DELETE, REPAIR, UPDATE, Plan, Step
+from globalguide.cloud.resources import Context, OperationFailed, Unhealthy
 from globalguide.errors import CloudError, GlobalGuideError
 
 WORKERS = 12
@@ -45,6 +45,8 @@ TRANSIENT = (
 
 
 def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, Unhealthy):  # the retry reads it again and repairs it
+        return True
     if isinstance(exc, OperationFailed):
         return is_transient(exc.cause)
     if isinstance(exc, TRANSIENT):
@@ -124,10 +126,16 @@ class Executor:
                 if step.action == DELETE:
                     if current is not None:
                         resource.delete(ctx)
-                elif current is None:
+                    return
+                # A retry that finds the resource existing counts it as done only once
+                # it is healthy: an operation that ended in error may have left it broken.
+                if current is None:
                     resource.create(ctx)
+                elif resource.problem(current):
+                    resource.repair(ctx, current)
                 elif not resource.same(current):
                     resource.update(ctx, current)
+                resource.verify(ctx)
                 return
             except GlobalGuideError:
                 raise
@@ -192,7 +200,7 @@ class Executor:
                     else:
                         failed[s.key] = error
                         self.listener(StepEvent(s, "failed", elapsed, detail=_short(error)))
-        mutating = sum(1 for s in todo.values() if s.action in (CREATE, UPDATE, DELETE))
+        mutating = sum(1 for s in todo.values() if s.action in (CREATE, UPDATE, REPAIR, DELETE))
         return ApplyResult(done, failed, skipped, mutating)
 
 

@@ -21,6 +21,7 @@ from globalguide.cloud.clients import CloudClients
 from globalguide.cloud.names import Names
 from globalguide.cloud.plan import (
     ABSENT,
+    DELETE,
     Plan,
     plan_deploy,
     plan_status,
@@ -224,9 +225,16 @@ def apply_deploy(
     wait: bool = True,
     on_wait: Callable[[int, float], None] | None = None,
     workers: int | None = None,
+    verify_regions: bool = False,
+    on_drain: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
-    """Apply a deploy plan: APIs first, then the model check, then everything else.
-    ``workers=1`` runs the steps one after another (only benchmarks want that)."""
+    """Apply a deploy plan: APIs first, then the model check, then everything but deletes;
+    regions being removed are first drained from the load balancer, then deleted. Done only
+    when every region serves (:mod:`serving`). ``workers=1`` runs the steps one after
+    another (only benchmarks want that); ``verify_regions`` runs the VM probe near each
+    region on Google Cloud."""
+    from globalguide.cloud import serving
+
     started = time.monotonic()
     executor = Executor(clients, listener=listener, **({"workers": workers} if workers else {}))
     # The model check needs google.genai, whose import takes most of a second: do it while
@@ -235,16 +243,27 @@ def apply_deploy(
     warm.start()
     changes = plan.changes
     first = [s for s in changes if s.resource.kind == "apis"]
-    rest = [s for s in changes if s.resource.kind != "apis"]
+    upserts = [s for s in changes if s.resource.kind != "apis" and s.action != DELETE]
+    deletes = [s for s in changes if s.action == DELETE]
     if first:
         raise_for_failures(executor.apply(plan, first), "Enabling the APIs")
     warm.join()
     check_model(plan, clients)
-    if rest:
-        raise_for_failures(executor.apply(plan, rest), "Deploy")
+    if upserts:
+        raise_for_failures(executor.apply(plan, upserts), "Deploy")
     spec = plan.spec
+    drained_s = None
+    if deletes:
+        leaving = {
+            s.resource.region
+            for s in deletes
+            if s.resource.kind in ("run-service", "neg") and s.resource.region
+        } - set(spec.regions)
+        drained_s = serving.wait_drained(spec, clients, leaving, on_wait=on_drain)
+        raise_for_failures(executor.apply(plan, deletes), "Removing regions")
     url = load_balancer_url(spec, clients)
     served_by = None
+    checks: list[serving.RegionCheck] = []
     # With --domain the answer depends on DNS and a managed certificate that can take an
     # hour to become active; `status` shows its progress instead.
     if wait and not spec.domain:
@@ -256,28 +275,51 @@ def apply_deploy(
             on_attempt=on_wait,
         )
         url, served_by = outcome["url"], outcome["served_from_region"]
-    return deploy_document(plan, clients, url, time.monotonic() - started, served_by)
+        checks = serving.verify_serving(
+            spec,
+            clients,
+            lambda: load_balancer_url(spec, clients),
+            vm_probe=verify_regions,
+            on_attempt=on_wait,
+        )
+    document = deploy_document(plan, clients, url, time.monotonic() - started, served_by, checks)
+    if drained_s is not None:
+        document["drained_s"] = round(drained_s, 3)
+    return document
 
 
 def deploy_document(
-    plan: Plan, clients: CloudClients, url: str | None, elapsed: float, served_by: str | None = None
+    plan: Plan,
+    clients: CloudClients,
+    url: str | None,
+    elapsed: float,
+    served_by: str | None = None,
+    checks: list[Any] | None = None,
 ) -> dict[str, Any]:
+    """``regions[].status``: "serving" (a client near it was served from it), "ready" (Ready
+    and behind the backend service, not asked from nearby), or "not checked" (--no-wait)."""
     spec = plan.spec
+    by_region = {c.region: c for c in checks or []}
     regions = []
     for region in spec.regions:
-        regions.append(
-            {
-                "region": region,
-                "service": spec.name,
-                "vertex_location": plan.vertex_locations.get(region),
-                "status": "deployed",
-            }
-        )
+        check = by_region.get(region)
+        row = {
+            "region": region,
+            "service": spec.name,
+            "vertex_location": plan.vertex_locations.get(region),
+            "status": "not checked",
+        }
+        if check is not None:
+            row.update(check.to_dict())
+            row["status"] = "ready" if check.verified == "ready-only" else "serving"
+        regions.append(row)
+    only_ready = [r["region"] for r in regions if r["status"] == "ready"]
     return {
         **document_header(spec, clients),
         "url": url,
         "served_from_region": served_by,
         "regions": regions,
+        "checked_only_as_ready": only_ready,
         "resources": plan.rows(done=True),
         "elapsed_s": round(elapsed, 3),
     }
@@ -288,6 +330,7 @@ def deploy_document(
 
 def status(spec: DeploySpec, clients: CloudClients) -> dict[str, Any]:
     from globalguide import geo
+    from globalguide.cloud import serving
 
     plan = plan_status(spec, clients, service_context())
     rows = []
@@ -308,17 +351,25 @@ def status(spec: DeploySpec, clients: CloudClients) -> dict[str, Any]:
                 "service": r.name,
                 "uri": row.get("uri"),
                 "ready": row.get("ready"),
+                "reason": row.get("reason"),
             }
+            if row.get("drill"):
+                regions[r.region]["failing"] = f"drill revision {row['drill']}"
     url = load_balancer_url(spec, clients)
+    behind = serving.backend_regions(spec, clients) or set()
+    edge = serving.edge_of(spec, clients) if clients.is_emulator else None
+    drills = (serving.emulator_control(clients, "drill") or {}) if clients.is_emulator else {}
     for region, info in sorted(regions.items()):
+        info["in_backend_service"] = region in behind
         info["answers"] = None
-        if url and clients.is_emulator:
-            place = geo.REGIONS.get(region)
-            if place is not None:
-                code, doc = fetch_guide(url, latlng=f"{place.lat},{place.lon}")
-                served = (doc or {}).get("meta", {}).get("served_from_region")
-                info["answers"] = code == 200 and served == region
-                info["served_from_region"] = served
+        if edge is not None:
+            info["ejected"] = region in (edge.get("ejectedRegions") or [])
+        if region in (drills.get("failingRegions") or []):
+            info["failing"] = "drill (503 from every revision)"
+        if url and clients.is_emulator and region in geo.REGIONS:
+            code, served = serving.served_from(url, region)
+            info["answers"] = code == 200 and served == region
+            info["served_from_region"] = served
     from_here = None
     if url and not clients.is_emulator:
         code, doc = fetch_guide(url)

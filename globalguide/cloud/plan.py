@@ -1,9 +1,11 @@
 """The desired graph from a DeploySpec, diffed against what exists. Reads only.
 
-A plan is a list of steps, each a resource and an action (create, update, unchanged,
-delete). Steps carry the keys of the steps they wait for, so the executor can run
-everything else at the same time. Teardown is the same machinery with nothing desired:
-every resource named for the deployment, wherever it is, becomes a delete.
+A plan is a list of steps, each a resource and an action (create, update, repair,
+unchanged, delete). ``repair`` is a resource that exists but is not healthy (a Cloud Run
+service whose Ready condition is False): the step carries the reason. Steps carry the keys
+of the steps they wait for, so the executor can run everything else at the same time.
+Teardown is the same machinery with nothing desired: every resource named for the
+deployment, wherever it is, becomes a delete.
 """
 
 from __future__ import annotations
@@ -41,7 +43,14 @@ from globalguide.models import vertex_location
 from globalguide.spec import DeploySpec
 
 CREATE, UPDATE, UNCHANGED, DELETE, ABSENT = "create", "update", "unchanged", "delete", "absent"
-PAST_TENSE = {CREATE: "created", UPDATE: "updated", UNCHANGED: "unchanged", DELETE: "deleted"}
+REPAIR = "repair"
+PAST_TENSE = {
+    CREATE: "created",
+    UPDATE: "updated",
+    REPAIR: "repaired",
+    UNCHANGED: "unchanged",
+    DELETE: "deleted",
+}
 READ_WORKERS = 8
 
 
@@ -51,6 +60,7 @@ class Step:
     action: str
     current: Any = None
     waits_for: list[str] = field(default_factory=list)
+    reason: str | None = None  # why a repair is needed
 
     @property
     def key(self) -> str:
@@ -58,7 +68,7 @@ class Step:
 
     @property
     def changes(self) -> bool:
-        return self.action in (CREATE, UPDATE, DELETE)
+        return self.action in (CREATE, UPDATE, REPAIR, DELETE)
 
 
 @dataclass
@@ -81,7 +91,10 @@ class Plan:
             if s.action == ABSENT:
                 continue
             action = PAST_TENSE.get(s.action, s.action) if done else s.action
-            rows.append(s.resource.row(action))
+            row = s.resource.row(action)
+            if s.reason:
+                row["reason"] = s.reason
+            rows.append(row)
         return rows
 
 
@@ -250,7 +263,7 @@ def _link_waits(steps: list[Step]) -> None:
     by_key = {s.key: s for s in steps}
     for step in steps:
         r = step.resource
-        if step.action in (CREATE, UPDATE):
+        if step.action in (CREATE, UPDATE, REPAIR):
             step.waits_for = [k for k in r.depends_on if k in by_key and by_key[k].changes]
         elif step.action == DELETE:
             step.waits_for = [
@@ -260,6 +273,17 @@ def _link_waits(steps: list[Step]) -> None:
                 and s.key != step.key
                 and (r.key in s.resource.depends_on or s.resource.rank > r.rank)
             ]
+
+
+def _serve_before_routing(steps: list[Step]) -> None:
+    """A backend service that already takes traffic gets a new region's NEG only once that
+    region's Cloud Run service is Ready: before, requests near it would find no healthy
+    upstream. (A new backend service takes no traffic yet, so it need not wait.)"""
+    backend = next((s for s in steps if s.resource.kind == "backend-service"), None)
+    if backend is None or backend.action != UPDATE:
+        return
+    services = [s.key for s in steps if s.resource.kind == "run-service" and s.action != DELETE]
+    backend.resource.depends_on = [*backend.resource.depends_on, *services]
 
 
 def plan_deploy(spec: DeploySpec, clients: CloudClients, context: Any) -> Plan:
@@ -278,14 +302,18 @@ def plan_deploy(spec: DeploySpec, clients: CloudClients, context: Any) -> Plan:
     steps = []
     for r in resources:
         now = current[r.key]
+        reason = r.problem(now) if now is not None else None
         if now is None:
             action = CREATE
+        elif reason:
+            action = REPAIR
         else:
             action = UNCHANGED if r.same(now) else UPDATE
-        steps.append(Step(r, action, now))
+        steps.append(Step(r, action, now, reason=reason))
     for r in obsolete:
         if current[r.key] is not None:
             steps.append(Step(r, DELETE, current[r.key]))
+    _serve_before_routing(steps)
     _link_waits(steps)
     locations = {region: vertex_location(spec.model, region) for region in spec.regions}
     return Plan(spec, steps, image, locations)

@@ -231,10 +231,24 @@ class Emulator:
             return json_response({"count": self.resource_count()})
         if name == "edges":
             return json_response(self.dataplane.edges())
+        if name == "drill":
+            return self._drill(request)
         handler = getattr(self.apis.get("vertex_api"), "control", None)
         if name.startswith("vertex/") and handler is not None:
             return handler(request, name[len("vertex/") :])
         return json_response({"error": {"code": 404, "message": "Not Found"}}, 404)
+
+    def _drill(self, request: Request) -> Response:
+        """Test control: make a region's revisions answer 503, or stop (`globalguide drill`)."""
+        if request.method == "POST":
+            body = request.get_json(silent=True)
+            region = body.get("region") if isinstance(body, dict) else None
+            if not isinstance(region, str) or not 0 < len(region) <= 64:
+                return json_response(
+                    {"error": {"code": 400, "message": "expected {region, failing}"}}, 400
+                )
+            self.dataplane.set_failing(region, bool(body.get("failing", True)))
+        return json_response({"failingRegions": self.dataplane.failing_regions()})
 
     def _configure_faults(self, request: Request) -> Response:
         """Test control: a new fault rate and seed, with fresh attempt counters."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from globalguide.cloud import plan as planning
-from globalguide.cloud.plan import CREATE, DELETE, UNCHANGED, UPDATE
+from globalguide.cloud.plan import CREATE, DELETE, REPAIR, UNCHANGED, UPDATE
 from globalguide.cloud.source import make_context
 from globalguide.spec import DeploySpec
 
@@ -43,6 +43,17 @@ def test_everything_is_created_on_an_empty_project(monkeypatch, spec, context):
     assert {k.split("/")[0] for k in waits[rule.key]} == {"http-proxy", "address"}
 
 
+def healthy(service):
+    """A Cloud Run service as a read returns it once Ready on its latest revision."""
+    from google.cloud import run_v2
+
+    current = service.desired()
+    current.terminal_condition.state = run_v2.Condition.State.CONDITION_SUCCEEDED
+    path = f"projects/p/locations/{service.region}/revisions/{service.name}-00001-abc"
+    current.latest_created_revision = current.latest_ready_revision = path
+    return current
+
+
 def as_deployed(resources) -> dict:
     """Current state equal to the desired state (the bucket and image left missing)."""
     from globalguide.cloud.names import REQUIRED_APIS
@@ -51,6 +62,8 @@ def as_deployed(resources) -> dict:
     for r in resources:
         if r.kind == "apis":
             state[r.key] = list(REQUIRED_APIS)
+        elif r.kind == "run-service":
+            state[r.key] = healthy(r)
         elif r.kind not in ("bucket", "image"):
             state[r.key] = r.desired()
     return state
@@ -71,11 +84,54 @@ def test_unchanged_resources_cost_nothing(monkeypatch, spec, context):
 def test_a_changed_setting_is_an_update(monkeypatch, spec, context):
     resources, _ = planning.desired_resources(spec, context)
     service = next(r for r in resources if r.kind == "run-service")
-    current = service.desired()
+    current = healthy(service)
     current.template.scaling.max_instance_count = 99
     fake_remote(monkeypatch, {service.key: current})
     p = planning.plan_deploy(spec, None, context)
     assert p.step(service.key).action == UPDATE
+
+
+def test_a_service_whose_ready_condition_failed_is_repaired(monkeypatch, spec, context):
+    from google.cloud import run_v2
+
+    resources, _ = planning.desired_resources(spec, context)
+    state = as_deployed(resources)
+    service = next(r for r in resources if r.kind == "run-service")
+    broken = state[service.key]
+    broken.terminal_condition.state = run_v2.Condition.State.CONDITION_FAILED
+    broken.terminal_condition.message = "The operation failed because of a transient error."
+    fake_remote(monkeypatch, state)
+    p = planning.plan_deploy(spec, None, context)
+    step = p.step(service.key)
+    assert step.action == REPAIR
+    assert "transient error" in step.reason
+    row = next(r for r in p.rows() if r["kind"] == "run-service" and r["action"] == REPAIR)
+    assert row["reason"] == step.reason
+    done = next(r for r in p.rows(done=True) if r.get("reason"))
+    assert done["action"] == "repaired"
+
+
+def test_a_service_whose_latest_revision_never_became_ready_is_repaired(monkeypatch, spec, context):
+    resources, _ = planning.desired_resources(spec, context)
+    state = as_deployed(resources)
+    service = next(r for r in resources if r.kind == "run-service")
+    state[service.key].latest_created_revision = "projects/p/locations/x/revisions/s-00002-new"
+    fake_remote(monkeypatch, state)
+    step = planning.plan_deploy(spec, None, context).step(service.key)
+    assert step.action == REPAIR
+    assert step.reason == "latest revision s-00002-new is not ready"
+
+
+def test_a_new_region_joins_the_backend_only_once_its_service_is_up(monkeypatch, spec, context):
+    from dataclasses import replace
+
+    two = replace(spec, regions=("us-central1", "europe-west1"))
+    deployed, _ = planning.desired_resources(two, context)
+    fake_remote(monkeypatch, as_deployed(deployed), regions={"us-central1", "europe-west1"})
+    p = planning.plan_deploy(spec, None, context)
+    backend = p.step("backend-service/global/local-guide-backend")
+    assert backend.action == UPDATE
+    assert "run-service/asia-northeast1/local-guide" in backend.waits_for
 
 
 def test_a_region_no_longer_wanted_is_swept(monkeypatch, spec, context):

@@ -117,6 +117,26 @@ class Resource(ABC):
         """A few fields `status` shows for this resource."""
         return {}
 
+    def problem(self, current: Any) -> str | None:
+        """Why a resource that exists is not healthy (the plan then repairs it), or None."""
+        return None
+
+    def repair(self, ctx: Context, current: Any) -> None:
+        self.update(ctx, current)
+
+    def verify(self, ctx: Context) -> None:
+        """After a create, update or repair: raise Unhealthy if the result cannot serve.
+        Most kinds are healthy once their operation is done."""
+        return None
+
+
+class Unhealthy(Exception):
+    """A resource exists but is not healthy after its operation: worth a repair and retry."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
 
 class OperationFailed(Exception):
     """An operation was accepted and then ended in error: a retry needs a new requestId."""

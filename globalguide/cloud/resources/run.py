@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +18,17 @@ from globalguide.cloud.names import (
 from globalguide.cloud.resources.base import (
     Context,
     Resource,
+    Unhealthy,
     get_or_none,
     wait_operation,
 )
+
+# A template annotation whose new value makes Cloud Run create a new revision without
+# changing anything the service does ("any configuration change leads to the creation of a
+# new revision": https://cloud.google.com/run/docs/resource-model#revisions).
+ROLLOUT_ANNOTATION = "globalguide.dev/rollout"
+# The traffic tag of the revision `globalguide drill` sends a region's traffic to.
+DRILL_TAG = "drill"
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,38 @@ class RunService(Resource):
         op = ctx.clients.run_services.update_service(service=service)
         wait_operation(op)
 
+    def problem(self, current: Any) -> str | None:
+        """Why the service exists but cannot serve: Ready is False, or its latest revision
+        never became ready. None while healthy or still reconciling."""
+        if current.reconciling:
+            return None
+        condition = current.terminal_condition
+        if condition.state != run_v2.Condition.State.CONDITION_SUCCEEDED:
+            message = (condition.message or "no reason given").splitlines()[0][:200]
+            return f"Ready is not True: {message}"
+        latest = current.latest_created_revision.rsplit("/", 1)[-1]
+        if latest and current.latest_ready_revision.rsplit("/", 1)[-1] != latest:
+            return f"latest revision {latest} is not ready"
+        return None
+
+    def repair(self, ctx: Context, current: Any) -> None:
+        """A new revision of the desired template (Cloud Run keeps serving the last ready
+        revision, if any, until the new one is Ready)."""
+        service = self.desired()
+        service.name = self.path
+        service.template.annotations[ROLLOUT_ANNOTATION] = uuid.uuid4().hex[:12]
+        op = ctx.clients.run_services.update_service(service=service)
+        wait_operation(op)
+
+    def verify(self, ctx: Context) -> None:
+        """After a create, update or repair: the service must be Ready on its latest revision."""
+        current = self.read(ctx.clients)
+        if current is None:
+            raise Unhealthy(f"{self.key} is missing after its operation finished")
+        reason = self.problem(current) or ("still reconciling" if current.reconciling else None)
+        if reason:
+            raise Unhealthy(f"{self.key}: {reason}")
+
     def delete(self, ctx: Context) -> None:
         try:
             op = ctx.clients.run_services.delete_service(name=self.path)
@@ -131,4 +172,12 @@ class RunService(Resource):
     def summary(self, current: Any) -> dict[str, Any]:
         ready = current.terminal_condition.state == run_v2.Condition.State.CONDITION_SUCCEEDED
         revision = current.latest_ready_revision.rsplit("/", 1)[-1]
-        return {"uri": current.uri, "ready": ready, "revision": revision}
+        out = {"uri": current.uri, "ready": ready, "revision": revision}
+        reason = self.problem(current)
+        if reason:
+            out["ready"] = False
+            out["reason"] = reason
+        drill = [t.revision for t in current.traffic if t.tag == DRILL_TAG and t.percent]
+        if drill:
+            out["drill"] = drill[0]
+        return out

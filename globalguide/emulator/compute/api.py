@@ -51,6 +51,7 @@ from globalguide.emulator.compute.instances import (
 from globalguide.emulator.compute.kinds import KINDS
 from globalguide.emulator.compute.state import new_id, timestamp
 from globalguide.emulator.compute.validate import check_name
+from globalguide.emulator.dataplane.propagation import DELAYED as LB_CONFIG
 from globalguide.emulator.routing import ApiError, Route
 
 OPERATION_WAIT_SECONDS = 120.0  # compute's operations.wait returns after at most 2 minutes
@@ -239,7 +240,8 @@ class API(Crud):
             return self._delete(
                 request, project, collection, where, name, after=self._instance_gone
             )
-        edges = collection in ("forwardingRules", *PROXIES)
+        # Deleting load-balancer configuration starts its propagation to the edges too.
+        edges = collection in ("forwardingRules", *PROXIES, *LB_CONFIG)
         return self._delete(
             request, project, collection, where, name, after=self._edges if edges else None
         )

@@ -5,7 +5,10 @@
   ready it takes all traffic and the older ones stop, as with Cloud Run's default of 100%
   of traffic to the latest ready revision.
 - :meth:`DataPlane.sync_edges` gives every global forwarding rule its own loopback port,
-  stable for the rule's life, where the geo-routing edge answers (:mod:`edge`).
+  stable for the rule's life, where the geo-routing edge answers (:mod:`edge`). Edges read
+  the load balancer's configuration through :attr:`DataPlane.config`, where a change takes
+  effect after the profile's propagation delay (:mod:`propagation`).
+- :meth:`DataPlane.set_failing` makes a region's revisions answer 503 (``globalguide drill``).
 - :meth:`DataPlane.on_instance_running` runs a probe VM's requests from its zone's location
   and writes its serial output; deleting the VM stops it (:mod:`vm`).
 - :meth:`DataPlane.stop_all` ends every process group and closes every port. It also runs
@@ -30,6 +33,7 @@ from globalguide.emulator.dataplane.client import warm_up
 from globalguide.emulator.dataplane.edge import PROPAGATION_S, Edge
 from globalguide.emulator.dataplane.front import ServiceSlot
 from globalguide.emulator.dataplane.outlier import OutlierConfig, OutlierDetector
+from globalguide.emulator.dataplane.propagation import CONFIG_PROPAGATION_S, PropagatedConfig
 from globalguide.emulator.dataplane.runner import (
     LocalProcessRunner,
     Revision,
@@ -61,6 +65,8 @@ class DataPlane:
         self._seq = itertools.count(1)
         self._seed = int(getattr(config, "fault_seed", 0))
         self._warmed = False
+        self._failing: set[str] = set()
+        self.config = PropagatedConfig(lambda: self.compute, self._config_delay_s)
         self.runner: Runner = runner or LocalProcessRunner(
             state_dir=Path(config.state_dir), gemini_base_url=self._gemini_base_url
         )
@@ -127,8 +133,10 @@ class DataPlane:
         return self.emulator.apis.get("compute")
 
     def sync_edges(self) -> None:
-        """One listening edge per global forwarding rule; none for rules that are gone."""
+        """One listening edge per global forwarding rule; none for rules that are gone.
+        Also the moment a configuration change is seen, from which it propagates."""
         compute = self.compute
+        self.config.observe_all()
         rules = compute.list("forwardingRules") if compute is not None else []
         wanted = {
             r["selfLink"]: r for r in rules if "/global/forwardingRules/" in r.get("selfLink", "")
@@ -150,7 +158,9 @@ class DataPlane:
 
     def edges(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [edge.to_dict() for edge in self._edges.values()]
+            edges = list(self._edges.values())
+        # Outside the lock: an edge's effective configuration reads the compute API.
+        return [edge.to_dict() for edge in edges]
 
     def detector(self, backend: dict[str, Any]) -> OutlierDetector | None:
         """The outlier state of a backend service with outlierDetection, else None."""
@@ -166,6 +176,21 @@ class DataPlane:
                 self._detectors[link] = current
             return current
 
+    def failing(self, region: str) -> bool:
+        with self._lock:
+            return region in self._failing
+
+    def set_failing(self, region: str, failing: bool) -> None:
+        with self._lock:
+            if failing:
+                self._failing.add(region)
+            else:
+                self._failing.discard(region)
+
+    def failing_regions(self) -> list[str]:
+        with self._lock:
+            return sorted(self._failing)
+
     def client_city(self) -> str:
         return str(self.emulator.config.client_city)
 
@@ -177,6 +202,12 @@ class DataPlane:
         if config.profile != "realistic":
             return 0.0
         return PROPAGATION_S * float(config.time_scale)
+
+    def _config_delay_s(self) -> float:
+        config = self.emulator.config
+        if config.profile != "realistic":
+            return 0.0
+        return CONFIG_PROPAGATION_S * float(config.time_scale)
 
     # ---------------------------------------------------------------------- probe VMs
     def on_instance_running(self, instance: dict[str, Any]) -> None:
@@ -194,7 +225,6 @@ class DataPlane:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             slots = list(self._services.values())
-            edges = [edge.to_dict() for edge in self._edges.values()]
             detectors = {link: d.snapshot() for link, d in self._detectors.items()}
         return {
             "services": [
@@ -208,8 +238,10 @@ class DataPlane:
                 }
                 for slot in slots
             ],
-            "edges": edges,
+            "edges": self.edges(),
             "outlierDetection": detectors,
+            "failingRegions": self.failing_regions(),
+            "pendingConfigChanges": self.config.pending(),
         }
 
     def stop_all(self) -> None:
@@ -220,6 +252,7 @@ class DataPlane:
             self._services.clear()
             self._edges.clear()
             self._detectors.clear()
+            self._failing.clear()
         self.vm_probes.stop_all()
         for edge in edges:
             edge.close()

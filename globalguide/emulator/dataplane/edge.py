@@ -29,7 +29,9 @@ is answered with Cloud Run's 404 page.
 An HTTPS forwarding rule is served as plain HTTP on its port: a Google-managed certificate
 never becomes ACTIVE without public DNS. The app still sees ``X-Forwarded-Proto: https``.
 Under the realistic profile a new rule answers with the Google Front End's 502 page for a
-modelled propagation time (``PROPAGATION_S`` times ``--time-scale``).
+modelled propagation time (``PROPAGATION_S`` times ``--time-scale``), and the edge reads
+backend services, URL maps and NEGs as they have propagated (:mod:`propagation`): a change
+reaches it only after a delay, as on Google Cloud.
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ from globalguide.emulator.dataplane.proxy import (
 PROPAGATION_S = 180.0
 DEFAULT_BACKEND_TIMEOUT_S = 30.0
 MODELLED_RTT_HEADER = "X-Emulator-Modelled-Rtt-Ms"
+# What a region's revisions answer while a drill makes them fail (the test control
+# /_emulator/drill): the revision's own 503, which outlier detection counts.
+DRILL_BODY = "Service Unavailable (failure drill)\n"
 
 
 class Compute(Protocol):
@@ -87,7 +92,13 @@ class EdgeHost(Protocol):
     """What an edge needs from the data plane."""
 
     @property
-    def compute(self) -> Compute | None: ...
+    def config(self) -> Compute:
+        """The load-balancer configuration as it has propagated (:mod:`propagation`)."""
+        ...
+
+    def failing(self, region: str) -> bool:
+        """True while a drill makes the region's revisions answer 503."""
+        ...
 
     def slot(self, service: str) -> ServiceSlot | None: ...
 
@@ -127,6 +138,27 @@ class Edge:
             "IPAddress": self.ip_address,
             "portRange": self.port_range,
             "url": self.url,
+            **self.effective(),
+        }
+
+    def effective(self) -> dict[str, Any]:
+        """Where this edge routes now, by the configuration that has reached it: the
+        regions behind the URL map's default service, and those outlier detection ejects."""
+        config = self._host.config
+        rule = config.get("forwardingRules", self.link)
+        target = str((rule or {}).get("target", ""))
+        kind = "targetHttpsProxies" if "/targetHttpsProxies/" in target else "targetHttpProxies"
+        proxy = config.get(kind, target) if target else None
+        url_map = config.get("urlMaps", proxy["urlMap"]) if proxy and proxy.get("urlMap") else None
+        backend = config.get("backendServices", (url_map or {}).get("defaultService", ""))
+        candidates = _candidates(config, backend) if backend else []
+        detector = self._host.detector(backend) if backend else None
+        ejected = detector.ejected(c.key for c in candidates) if detector is not None else set()
+        return {
+            "serving": time.monotonic() >= self._serving_after,
+            "backendService": (backend or {}).get("selfLink"),
+            "regions": sorted({c.region for c in candidates}),
+            "ejectedRegions": sorted({c.region for c in candidates if c.key in ejected}),
         }
 
     def close(self) -> None:
@@ -134,9 +166,9 @@ class Edge:
 
     # ------------------------------------------------------------------ requests
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        compute = self._host.compute
-        rule = compute.get("forwardingRules", self.link) if compute is not None else None
-        if compute is None or rule is None or self.listener.closed:
+        compute = self._host.config
+        rule = compute.get("forwardingRules", self.link)
+        if rule is None or self.listener.closed:
             return reply(start_response, 502, pages.gfe_502(), pages.HTML)
         if time.monotonic() < self._serving_after:
             return reply(start_response, 502, pages.gfe_502(), pages.HTML)
@@ -211,6 +243,9 @@ class Edge:
         if serving is None:
             outcome(503)
             return reply(start_response, 503, pages.NO_HEALTHY_UPSTREAM, pages.TEXT)
+        if self._host.failing(chosen.region):
+            outcome(503)
+            return reply(start_response, 503, DRILL_BODY, pages.TEXT)
         port, request_timeout_s = serving
         try:
             body = read_body(request.environ)
