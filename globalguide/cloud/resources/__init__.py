@@ -10,6 +10,12 @@ from globalguide.cloud.resources.base import (
     short_link,
     wait_operation,
 )
+from globalguide.cloud.resources.build_identity import (
+    BucketReadGrant,
+    BuildAccount,
+    BuildLogRoles,
+    RepositoryPushGrant,
+)
 from globalguide.cloud.resources.loadbalancer import (
     BackendService,
     ForwardingRule,
@@ -26,7 +32,10 @@ from globalguide.cloud.resources.run import RunService, ServiceSettings
 
 __all__ = [
     "BackendService",
+    "BucketReadGrant",
+    "BuildAccount",
     "BuildBucket",
+    "BuildLogRoles",
     "Context",
     "EnabledApis",
     "ForwardingRule",
@@ -35,6 +44,7 @@ __all__ = [
     "ManagedCertificate",
     "OperationFailed",
     "RedirectUrlMap",
+    "RepositoryPushGrant",
     "Repository",
     "Resource",
     "RunService",
