@@ -323,8 +323,7 @@ def plan_teardown(
         candidates = [r for r in candidates if r.kind != "image"]
     current = read_all(candidates, clients)
     steps = [
-        Step(r, DELETE if r.present(current[r.key]) else ABSENT, current[r.key])
-        for r in candidates
+        Step(r, DELETE if r.present(current[r.key]) else ABSENT, current[r.key]) for r in candidates
     ]
     _link_waits(steps)
     return Plan(spec, steps)

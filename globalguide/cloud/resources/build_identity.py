@@ -112,7 +112,10 @@ class BucketReadGrant(_ResourceGrant):
         return c.storage.bucket(self.names.bucket).get_iam_policy(requested_policy_version=3)
 
     def read(self, c: CloudClients) -> list[str] | None:
-        policy = get_or_none(self._policy, c)
+        try:
+            policy = get_or_none(self._policy, c)
+        except gexc.Forbidden:
+            return None  # a bucket of another project: nothing of ours is on it
         if policy is None:
             return None
         return self._held([(b["role"], list(b["members"])) for b in policy.bindings])
