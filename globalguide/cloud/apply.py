@@ -221,9 +221,11 @@ def raise_for_failures(result: ApplyResult, verb: str) -> None:
         return
     if result.failed:
         key, error = next(iter(result.failed.items()))
+        own_hint = error.hint if isinstance(error, GlobalGuideError) else None
         raise CloudError(
             f"{verb} failed at {key}: {_short(error)}.",
-            hint="Nothing is left half-made that a rerun cannot finish: run the same command "
+            hint=own_hint
+            or "Nothing is left half-made that a rerun cannot finish: run the same command "
             "again. If it keeps failing, check quotas and permissions in the project.",
         )
     raise CloudError(f"{verb} did not finish: {len(result.skipped)} steps could not start.")

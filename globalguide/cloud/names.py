@@ -22,6 +22,11 @@ REQUIRED_APIS = (
 
 # What the services' own identity needs, and no more: calling Gemini, writing logs.
 RUNTIME_ROLES = ("roles/aiplatform.user", "roles/logging.logWriter")
+# What the image build's identity needs: read its source object (on the build bucket), push
+# the image (on the repository), write its logs (project-wide: logs have no finer resource).
+BUILD_SOURCE_ROLE = "roles/storage.objectViewer"
+BUILD_PUSH_ROLE = "roles/artifactregistry.writer"
+BUILD_PROJECT_ROLES = ("roles/logging.logWriter",)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,15 @@ class Names:
     @property
     def runtime_account(self) -> str:
         return f"{self.runtime_account_id}@{self.project}.iam.gserviceaccount.com"
+
+    @property
+    def build_account_id(self) -> str:
+        """The image build's identity (account ids are at most 30 characters)."""
+        return f"{self.name}-build" if len(self.name) <= 24 else f"{self.name}-bld"
+
+    @property
+    def build_account(self) -> str:
+        return f"{self.build_account_id}@{self.project}.iam.gserviceaccount.com"
 
     # the load balancer
     @property

@@ -20,7 +20,10 @@ from globalguide.cloud.clients import CloudClients
 from globalguide.cloud.names import LABEL_KEY, Names
 from globalguide.cloud.resources import (
     BackendService,
+    BucketReadGrant,
+    BuildAccount,
     BuildBucket,
+    BuildLogRoles,
     EnabledApis,
     ForwardingRule,
     GlobalAddress,
@@ -28,6 +31,7 @@ from globalguide.cloud.resources import (
     ManagedCertificate,
     RedirectUrlMap,
     Repository,
+    RepositoryPushGrant,
     Resource,
     RunService,
     RuntimeAccount,
@@ -113,11 +117,21 @@ def desired_resources(spec: DeploySpec, context: Any) -> tuple[list[Resource], I
     address = GlobalAddress(names, names.address)
     account = RuntimeAccount(names)
     roles = RuntimeRoles(names)
-    resources: list[Resource] = [apis, repo, bucket, image, address, account, roles]
-    image.depends_on = [repo.key, bucket.key]
-    for r in (repo, bucket, address, account):
+    builder = BuildAccount(names)
+    build_grants = [
+        BuildLogRoles(names),
+        BucketReadGrant(names),
+        RepositoryPushGrant(names, repo_region(spec)),
+    ]
+    resources: list[Resource] = [apis, repo, bucket, image, address, account, roles, builder]
+    resources += build_grants
+    for r in (repo, bucket, address, account, builder):
         r.depends_on = [apis.key]
     roles.depends_on = [account.key]
+    build_grants[0].depends_on = [builder.key]
+    build_grants[1].depends_on = [builder.key, bucket.key]
+    build_grants[2].depends_on = [builder.key, repo.key]
+    image.depends_on = [repo.key, bucket.key, builder.key, *(g.key for g in build_grants)]
 
     negs = []
     for region in spec.regions:
@@ -337,8 +351,7 @@ def plan_teardown(
         candidates = [r for r in candidates if r.kind != "image"]
     current = read_all(candidates, clients)
     steps = [
-        Step(r, DELETE if current[r.key] is not None else ABSENT, current[r.key])
-        for r in candidates
+        Step(r, DELETE if r.present(current[r.key]) else ABSENT, current[r.key]) for r in candidates
     ]
     _link_waits(steps)
     return Plan(spec, steps)
@@ -356,7 +369,7 @@ def plan_status(spec: DeploySpec, clients: CloudClients, context: Any) -> Plan:
     ]
     current = read_all(candidates, clients)
     steps = [
-        Step(r, UNCHANGED if current[r.key] is not None else ABSENT, current[r.key])
+        Step(r, UNCHANGED if r.present(current[r.key]) else ABSENT, current[r.key])
         for r in candidates
     ]
     return Plan(spec, steps)

@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from werkzeug.wrappers import Request
 
+from globalguide.emulator.permissions import ResourcePolicy, account_exists
 from globalguide.emulator.routing import ApiError, Route, bad_request, read_json
 from globalguide.emulator.schema import canonical, validate_body
 from globalguide.emulator.serviceusage import project_number
@@ -141,6 +142,7 @@ class API:
         self._repos: dict[str, dict[str, Any]] = {}
         self._creating: dict[str, str] = {}  # repository -> the operation creating it
         self._packages: dict[str, dict[str, _Package]] = {}
+        self._policies: dict[str, ResourcePolicy] = {}
 
     # ------------------------------------------------------------ contract
     def routes(self) -> list[Route]:
@@ -152,6 +154,15 @@ class API:
             Route("POST", r, self.create_repository, api=api, mutating=True),
             Route("GET", r, self.list_repositories, api=api),
             Route("GET", one, self.get_repository, api=api),
+            Route("GET", f"{one}:getIamPolicy", self.get_iam_policy, api=api),
+            Route(
+                "POST",
+                f"{one}:setIamPolicy",
+                self.set_iam_policy,
+                api=api,
+                mutating=True,
+                endpoint="no-operation",
+            ),
             Route(
                 "PATCH",
                 one,
@@ -190,6 +201,7 @@ class API:
             self._repos.clear()
             self._creating.clear()
             self._packages.clear()
+            self._policies.clear()
 
     def resource_count(self) -> int:
         with self.emulator.lock:
@@ -199,6 +211,10 @@ class API:
     def repository(self, name: str) -> dict[str, Any] | None:
         with self.emulator.lock:
             return self._render_repo(name) if name in self._repos else None
+
+    def policy_of(self, name: str) -> ResourcePolicy | None:
+        """The repository's IAM policy (callers hold the lock)."""
+        return self._policies.get(name)
 
     def record_image(
         self, repo_name: str, image_name: str, tag: str | None, digest: str, size_bytes: int = 0
@@ -334,6 +350,7 @@ class API:
             with self.emulator.lock:
                 self._creating.pop(name, None)
                 self._repos[name] = resource
+                self._policies[name] = ResourcePolicy(name)
                 return {"@type": _TYPE + "Repository", **self._render_repo(name)}
 
         with self.emulator.lock:
@@ -413,9 +430,39 @@ class API:
                     raise not_found()
                 del self._repos[name]
                 self._packages.pop(name, None)
+                self._policies.pop(name, None)
             return {"@type": "type.googleapis.com/google.protobuf.Empty"}
 
         return self._start(project, location, "artifactregistry.delete", effect)
+
+    def get_iam_policy(self, request: Request, project: str, location: str, repo: str) -> dict:
+        self._enter(project)
+        requested = request.args.get("options.requestedPolicyVersion", "1")
+        if requested not in ("0", "1", "3"):
+            raise bad_request(f"Invalid requested policy version {requested}.")
+        name = self._repo_name(project, location, repo)
+        with self.emulator.lock:
+            if name not in self._repos:
+                raise not_found()
+            return self._policies[name].render()
+
+    def set_iam_policy(self, request: Request, project: str, location: str, repo: str) -> dict:
+        self._enter(project)
+        body = read_json(request)
+        name = self._repo_name(project, location, repo)
+        stale = ApiError(
+            409,
+            "There were concurrent policy changes. Please retry the whole read-modify-write "
+            "with exponential backoff.",
+            status="ABORTED",
+        )
+        with self.emulator.lock:
+            if name not in self._repos:
+                raise not_found()
+            self._policies[name].replace(
+                body.get("policy"), stale=stale, account_exists=account_exists(self.emulator)
+            )
+            return self._policies[name].render()
 
     # ------------------------------------------------------------ docker images
     def _docker_image(self, repo: str, image: str, pkg: _Package, version: _Version) -> dict:

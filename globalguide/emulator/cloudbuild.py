@@ -31,6 +31,7 @@ from werkzeug.wrappers import Request
 from globalguide.emulator.artifactregistry import parse_image_uri
 from globalguide.emulator.images import Image, ImageBuildError
 from globalguide.emulator.operations import peek_operation_fault
+from globalguide.emulator.permissions import READ_OBJECT, UPLOAD_ARTIFACTS, holds
 from globalguide.emulator.routing import ApiError, Route, bad_request, read_json
 from globalguide.emulator.schema import canonical, validate_body
 from globalguide.emulator.serviceusage import project_number
@@ -48,6 +49,15 @@ _FILTER_TERM = re.compile(r'\s*(\w+)\s*=\s*"([^"]*)"\s*')
 # A stand-in digest for the docker builder image, reported in results.buildStepImages.
 _BUILDER_DIGEST = "sha256:" + "d0c4e7b5" * 8
 BUILD_FAILED = "Build failed; check build logs for details"
+_ACCOUNT_NAME = re.compile(r"projects/([^/]+)/serviceAccounts/([^/]+)\Z")
+# Logging choices that do not need the default (Google-owned) logs bucket.
+_OWN_LOGGING = ("CLOUD_LOGGING_ONLY", "STACKDRIVER_ONLY", "NONE")
+SERVICE_ACCOUNT_LOGGING = (
+    "if 'build.service_account' is specified, the build must either (a) specify "
+    "'build.logs_bucket', (b) use the REGIONAL_USER_OWNED_BUCKET "
+    "build.options.default_logs_bucket_behavior option, or (c) use either CLOUD_LOGGING_ONLY / "
+    "NONE logging options: invalid argument"
+)
 
 
 def _ts(value: float) -> str:
@@ -96,6 +106,7 @@ class _Record:
     outcome: _Outcome | None = None
     final: bool = False
     cancelled: bool = False
+    account: str = ""  # the email the build runs as
 
 
 def parse_step(step: dict[str, Any]) -> _Step:
@@ -300,6 +311,7 @@ class API:
             if not _IMAGE_NAME.match(image):
                 raise bad_request(f'invalid build: invalid image name "{image}"')
         steps = [parse_step(s) for s in steps_json]
+        account = self._check_service_account(build, project_id, number)
         now = time.time()
         duration = self.emulator.timing.seconds("cloudbuild.build")
         encoded = base64.urlsafe_b64encode(build_id.encode()).decode().rstrip("=")
@@ -328,10 +340,7 @@ class API:
             ),
             "options": build.get("options", {"logging": "LEGACY", "pool": {}}),
             "logUrl": log_url,
-            "serviceAccount": build.get(
-                "serviceAccount",
-                f"projects/{project_id}/serviceAccounts/{default_service_account(number)}",
-            ),
+            "serviceAccount": f"projects/{project_id}/serviceAccounts/{account}",
         }
         if source_meta is not None:
             stored["sourceProvenance"] = {
@@ -348,6 +357,7 @@ class API:
             created=now,
             queue_s=min(1.0, duration * 0.1),
             steps=steps,
+            account=account,
         )
         faulted = peek_operation_fault()
         with self.emulator.lock:
@@ -368,6 +378,41 @@ class API:
                 daemon=True,
             ).start()
         return op
+
+    def _check_service_account(self, build: dict[str, Any], project: str, number: str) -> str:
+        """The email the build runs as; the real 400s for a user-specified account."""
+        given = build.get("serviceAccount")
+        if not given:
+            return default_service_account(number)
+        match = _ACCOUNT_NAME.fullmatch(given)
+        if match is None:
+            raise bad_request(
+                f"invalid build: invalid service account {given!r}: it must be of the format "
+                "projects/{PROJECT_ID}/serviceAccounts/{ACCOUNT}: invalid argument"
+            )
+        options = build.get("options") or {}
+        if not (
+            build.get("logsBucket")
+            or options.get("logging") in _OWN_LOGGING
+            or options.get("defaultLogsBucketBehavior") == "REGIONAL_USER_OWNED_BUCKET"
+        ):
+            raise bad_request(SERVICE_ACCOUNT_LOGGING)
+        iam = self.emulator.apis["iam"]
+        account = match.group(2)
+        with self.emulator.lock:
+            email = next(
+                (
+                    a["email"]
+                    for a in iam.snapshot()["serviceAccounts"]
+                    if account in (a["email"], a["uniqueId"])
+                ),
+                None,
+            )
+        if match.group(1) not in (project, number, "-") or email is None:
+            raise bad_request(
+                f"invalid build: service account {given} does not exist: invalid argument"
+            )
+        return email
 
     def _substitute(
         self, body: dict[str, Any], project: str, number: str, build_id: str, location: str
@@ -433,6 +478,18 @@ class API:
         outcome = _Outcome()
         started = time.time()
         try:
+            if source is not None and not self._may_read_source(record):
+                bucket = record.build["source"]["storageSource"]["bucket"]
+                obj = record.build["source"]["storageSource"]["object"]
+                outcome.failure = (
+                    "FETCH_SOURCE_FAILED",
+                    f"AccessDeniedException: 403 {record.account} does not have "
+                    f"{READ_OBJECT} access to the Google Cloud Storage object "
+                    f"gs://{bucket}/{obj}. Permission '{READ_OBJECT}' denied on resource "
+                    "(or it may not exist).",
+                    None,
+                )
+                return
             if source is not None:
                 try:
                     with tarfile.open(fileobj=io.BytesIO(source), mode="r:gz") as tar:
@@ -472,6 +529,13 @@ class API:
         finally:
             record.outcome = outcome
             record.done_event.set()
+
+    def _may_read_source(self, record: _Record) -> bool:
+        bucket = record.build["source"]["storageSource"]["bucket"]
+        storage = self.emulator.apis["storage"]
+        with self.emulator.lock:
+            policy = storage.policy_of(bucket)
+        return holds(self.emulator, f"serviceAccount:{record.account}", READ_OBJECT, policy)
 
     def _docker_build(self, step: _Step, source: bytes | None) -> Image:
         if source is None:
@@ -559,6 +623,16 @@ class API:
                 problem = (
                     f"failed to push {image_name}: the emulator pushes only to Artifact "
                     "Registry (LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE)"
+                )
+            elif ref.project == self.emulator.project and not holds(
+                self.emulator,
+                f"serviceAccount:{record.account}",
+                UPLOAD_ARTIFACTS,
+                registry.policy_of(ref.repository_name),
+            ):
+                problem = (
+                    f'denied: Permission "{UPLOAD_ARTIFACTS}" denied on resource '
+                    f'"{ref.repository_name}" (or it may not exist)'
                 )
             elif ref.project != self.emulator.project or not registry.record_image(
                 ref.repository_name, ref.image, ref.tag or "latest", image.digest, image.size_bytes

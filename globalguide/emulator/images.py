@@ -41,6 +41,15 @@ MAX_CONTEXT_BYTES = 256 * 1024 * 1024  # uncompressed
 MAX_DOCKERFILE_BYTES = 1024 * 1024
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
+# A docker image reference: [host[:port]/]path[:tag][@digest]. Source: the reference
+# grammar of distribution/reference (reference.go), which `docker build` applies to FROM.
+_REFERENCE = re.compile(
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"(?::\d+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?\Z"
+)
 _VAR = re.compile(
     r"\\\$|\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
 )
@@ -461,7 +470,13 @@ class _Interpreter:
         words = [w for w in shlex.split(ins.rest) if not w.startswith("--platform")]
         if not words:
             raise ImageBuildError(f"Dockerfile line {ins.line}: FROM requires an image name")
-        self.base = _substitute(words[0], self.global_args)
+        base = _substitute(words[0], self.global_args)
+        if not _REFERENCE.match(base):
+            raise ImageBuildError(
+                f"Dockerfile line {ins.line}: failed to parse FROM {base!r}: invalid reference "
+                "format"
+            )
+        self.base = base
         self.from_seen = True
 
     def _do_arg(self, ins: _Instruction) -> None:

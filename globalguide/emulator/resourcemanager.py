@@ -100,6 +100,15 @@ class API:
                 binding["members"] = [new if m == old else m for m in binding["members"]]
             self._revision += 1
 
+    def roles_of(self, member: str) -> set[str]:
+        """The unconditional project roles bound to ``member``."""
+        with self.emulator.lock:
+            return {
+                b["role"]
+                for b in self._policy["bindings"]
+                if member in b["members"] and "condition" not in b
+            }
+
     # ------------------------------------------------------------ handlers
     def _etag(self) -> str:
         seed = f"{self.emulator.project}|{self._revision}".encode()

@@ -236,6 +236,9 @@ class Emulator:
         handler = getattr(self.apis.get("vertex_api"), "control", None)
         if name.startswith("vertex/") and handler is not None:
             return handler(request, name[len("vertex/") :])
+        storage_control = getattr(self.apis.get("storage"), "control", None)
+        if name.startswith("storage/") and storage_control is not None:
+            return storage_control(request, name[len("storage/") :])
         return json_response({"error": {"code": 404, "message": "Not Found"}}, 404)
 
     def _drill(self, request: Request) -> Response:

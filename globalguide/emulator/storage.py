@@ -27,7 +27,8 @@ from urllib.parse import quote, unquote, urlsplit
 import google_crc32c
 from werkzeug.wrappers import Request, Response
 
-from globalguide.emulator.routing import ApiError, Route, read_json
+from globalguide.emulator.permissions import ResourcePolicy, account_exists
+from globalguide.emulator.routing import ApiError, Route, bad_request, json_response, read_json
 from globalguide.emulator.serviceusage import project_number
 
 MAX_OBJECT_BYTES = 100 * 1024 * 1024
@@ -39,6 +40,12 @@ _NAME_CHARS = re.compile(r"[a-z0-9][a-z0-9._-]*[a-z0-9]\Z")
 _GOOGLE_LIKE = ("google", "g00gle", "go0gle", "g0ogle", "googel", "gogle")
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)\Z")
 _CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)\Z")
+# The identity the emulator's callers authenticate as (the project owner).
+CALLER = "owner@example.com"
+NAME_NOT_AVAILABLE = (
+    "The requested bucket name is not available. The bucket namespace is shared by all users "
+    "of the system. Please select a different name and try again."
+)
 
 
 def _err(code: int, message: str, reason: str) -> ApiError:
@@ -100,6 +107,8 @@ class API:
         self._files: dict[tuple[str, str], Path] = {}
         self._uploads: dict[str, dict[str, Any]] = {}
         self._last_generation = 0
+        self._policies: dict[str, ResourcePolicy] = {}
+        self._foreign: set[str] = set()  # names held by buckets of other projects
 
     # ------------------------------------------------------------ contract
     def routes(self) -> list[Route]:
@@ -118,6 +127,8 @@ class API:
             Route("GET", f"{b}/<bucket>", self.get_bucket, api=api, style=style),
             mutating("PATCH", f"{b}/<bucket>", self.patch_bucket),
             mutating("DELETE", f"{b}/<bucket>", self.delete_bucket),
+            Route("GET", f"{b}/<bucket>/iam", self.get_bucket_iam, api=api, style=style),
+            mutating("PUT", f"{b}/<bucket>/iam", self.set_bucket_iam),
             Route("GET", o, self.list_objects, api=api, style=style),
             Route("GET", f"{o}/<path:obj>", self.get_object, api=api, style=style),
             mutating("DELETE", f"{o}/<path:obj>", self.delete_object),
@@ -141,6 +152,8 @@ class API:
             self._objects.clear()
             self._files.clear()
             self._uploads.clear()
+            self._policies.clear()
+            self._foreign.clear()
             shutil.rmtree(self.root, ignore_errors=True)
             self.root.mkdir(parents=True, exist_ok=True)
 
@@ -148,7 +161,22 @@ class API:
         with self.emulator.lock:
             return len(self._buckets) + sum(len(objs) for objs in self._objects.values())
 
+    def control(self, request: Request, name: str) -> Response:
+        """Test control ``storage/foreign``: bucket names that other projects hold."""
+        if name == "foreign" and request.method == "POST":
+            names = read_json(request).get("names")
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                return json_response(bad_request("'names' must be a list of strings").body(), 400)
+            with self.emulator.lock:
+                self._foreign.update(names)
+            return json_response({})
+        return json_response({"error": {"code": 404, "message": "Not Found"}}, 404)
+
     # ------------------------------------------------------------ for other APIs
+    def policy_of(self, bucket: str) -> ResourcePolicy | None:
+        """The bucket's IAM policy (callers hold the lock)."""
+        return self._policies.get(bucket)
+
     def bucket_exists(self, bucket: str) -> bool:
         with self.emulator.lock:
             return bucket in self._buckets
@@ -178,6 +206,15 @@ class API:
         return project
 
     def _bucket(self, bucket: str) -> dict[str, Any]:
+        if bucket in self._foreign:
+            # A bucket of another project: the caller may not even see it exists.
+            raise _err(
+                403,
+                f"{CALLER} does not have storage.buckets.get access to the Google Cloud "
+                f"Storage bucket. Permission 'storage.buckets.get' denied on resource (or it "
+                "may not exist).",
+                "forbidden",
+            )
         found = self._buckets.get(bucket)
         if found is None:
             raise _err(404, "The specified bucket does not exist.", "notFound")
@@ -228,6 +265,8 @@ class API:
             resource["rpo"] = "DEFAULT"
         _apply_bucket_fields(resource, body)
         with self.emulator.lock:
+            if name in self._foreign:
+                raise _err(409, NAME_NOT_AVAILABLE, "conflict")
             if name in self._buckets:
                 raise _err(
                     409,
@@ -237,6 +276,7 @@ class API:
                 )
             self._buckets[name] = resource
             self._objects[name] = {}
+            self._policies[name] = _default_policy(name, self.emulator.project)
             return dict(resource)
 
     def patch_bucket(self, request: Request, bucket: str) -> dict:
@@ -271,7 +311,34 @@ class API:
                 raise _err(409, "The bucket you tried to delete is not empty.", "conflict")
             del self._buckets[bucket]
             self._objects.pop(bucket, None)
+            self._policies.pop(bucket, None)
         return Response(status=204)
+
+    # ------------------------------------------------------------ bucket IAM
+    def _render_policy(self, bucket: str) -> dict[str, Any]:
+        return {
+            "kind": "storage#policy",
+            "resourceId": f"projects/_/buckets/{bucket}",
+            **self._policies[bucket].render(),
+        }
+
+    def get_bucket_iam(self, request: Request, bucket: str) -> dict:
+        requested = request.args.get("optionsRequestedPolicyVersion", "1")
+        if requested not in ("1", "3"):
+            raise _err(400, f"Invalid requested policy version {requested}.", "invalid")
+        with self.emulator.lock:
+            self._bucket(bucket)
+            return self._render_policy(bucket)
+
+    def set_bucket_iam(self, request: Request, bucket: str) -> dict:
+        body = read_json(request)
+        stale = _err(412, "Precondition Failed", "conditionNotMet")
+        with self.emulator.lock:
+            self._bucket(bucket)
+            self._policies[bucket].replace(
+                body, stale=stale, account_exists=account_exists(self.emulator)
+            )
+            return self._render_policy(bucket)
 
     # ------------------------------------------------------------ objects
     def _object(self, bucket: str, name: str) -> dict[str, Any]:
@@ -577,6 +644,22 @@ def _apply_bucket_fields(resource: dict[str, Any], body: dict[str, Any]) -> None
             merged["uniformBucketLevelAccess"] = dict(uniform)
             merged["bucketPolicyOnly"] = dict(uniform)
         resource["iamConfiguration"] = merged
+
+
+def _default_policy(bucket: str, project: str) -> ResourcePolicy:
+    """A new bucket's policy: the project's owners, editors and viewers by convenience
+    value. Source: https://cloud.google.com/storage/docs/access-control/iam#convenience-values
+    """
+    owners = [f"projectEditor:{project}", f"projectOwner:{project}"]
+    return ResourcePolicy(
+        f"projects/_/buckets/{bucket}",
+        [
+            {"role": "roles/storage.legacyBucketOwner", "members": owners},
+            {"role": "roles/storage.legacyBucketReader", "members": [f"projectViewer:{project}"]},
+            {"role": "roles/storage.legacyObjectOwner", "members": owners},
+            {"role": "roles/storage.legacyObjectReader", "members": [f"projectViewer:{project}"]},
+        ],
+    )
 
 
 def _check_bucket_preconditions(request: Request, resource: dict[str, Any]) -> None:

@@ -135,7 +135,8 @@ def test_services_run_as_their_own_least_privilege_account(deployed, local_emula
     state = requests.get(f"{local_emulator['endpoint']}/_emulator/state", timeout=10).json()
     project = local_emulator["project"]
     account = f"local-guide-run@{project}.iam.gserviceaccount.com"
-    assert [a["email"] for a in state["iam"]["serviceAccounts"]] == [account]
+    builder = f"local-guide-build@{project}.iam.gserviceaccount.com"
+    assert sorted(a["email"] for a in state["iam"]["serviceAccounts"]) == [builder, account]
     services = state["run"]["services"]
     assert len(services) == 3
     assert {s["template"]["serviceAccount"] for s in services} == {account}

@@ -263,3 +263,24 @@ def test_faults_fail_repository_creation(tmp_path):
         assert emu.apis["artifactregistry"].resource_count() == 0
         kinds = {f["kind"] for f in emu.faults.injected}
         assert kinds <= {"429", "503", "operation"}
+
+
+def test_repository_iam_policy_has_an_etag_and_checks_members(enabled, project):
+    from google.cloud import artifactregistry_v1 as ar_v1
+
+    path = f"projects/{project}/locations/us-central1/repositories/iam-repo"
+    enabled.artifact_registry.create_repository(
+        parent=f"projects/{project}/locations/us-central1",
+        repository_id="iam-repo",
+        repository=ar_v1.Repository(format_=ar_v1.Repository.Format.DOCKER),
+    ).result(timeout=30)
+    policy = enabled.artifact_registry.get_iam_policy(request={"resource": path})
+    assert not policy.bindings
+    stale = enabled.artifact_registry.get_iam_policy(request={"resource": path})
+    policy.bindings.add(role="roles/artifactregistry.writer", members=["user:a@b.c"])
+    enabled.artifact_registry.set_iam_policy(request={"resource": path, "policy": policy})
+    stale.bindings.add(role="roles/artifactregistry.reader", members=["user:x@b.c"])
+    with pytest.raises(gexc.Conflict):
+        enabled.artifact_registry.set_iam_policy(request={"resource": path, "policy": stale})
+    with pytest.raises(gexc.NotFound):
+        enabled.artifact_registry.get_iam_policy(request={"resource": path + "-missing"})

@@ -70,7 +70,7 @@ def test_the_service_directory_builds_into_a_runnable_image(enabled, emu, projec
     assert image.user == "10001"
     assert image.env["PORT"] == "8080"
     assert (image.workdir_path / "service" / "app.py").is_file()
-    assert image.base == "python:3.12-slim"
+    assert image.base.startswith("python:3.12-slim@sha256:")  # pinned by digest
     assert any("pip install" in run for run in image.runs)
 
     fetched = enabled.cloud_build.get_build(project_id=project, id=build.id)
@@ -290,3 +290,137 @@ def test_faults_fail_builds(tmp_path):
             assert status == Status.INTERNAL_ERROR
             outcomes.add("operation")
         assert outcomes == {429, 503, "operation"}  # seed 5 draws each kind
+
+
+# ------------------------------------------------------------ the build's own identity
+
+
+def _account(clients, project, account_id: str = "builder-sa") -> str:
+    from google.cloud import service_usage_v1
+
+    clients.service_usage.batch_enable_services(
+        service_usage_v1.BatchEnableServicesRequest(
+            parent=f"projects/{project}",
+            service_ids=["iam.googleapis.com", "cloudresourcemanager.googleapis.com"],
+        )
+    ).result(timeout=30)
+    try:
+        clients.service_accounts.create(project, account_id, display_name="", description="")
+    except gexc.Conflict:
+        pass
+    return f"{account_id}@{project}.iam.gserviceaccount.com"
+
+
+def _as(build: cb.Build, project: str, email: str, *, logging=True) -> cb.Build:
+    build.service_account = f"projects/{project}/serviceAccounts/{email}"
+    if logging:
+        build.options = cb.BuildOptions(logging=cb.BuildOptions.LoggingMode.CLOUD_LOGGING_ONLY)
+    return build
+
+
+def test_a_service_account_needs_a_logging_choice(enabled, project):
+    _setup(enabled, project)
+    email = _account(enabled, project)
+    build = _as(_build(project, _image(project)), project, email, logging=False)
+    with pytest.raises(gexc.BadRequest) as caught:
+        enabled.cloud_build.create_build(project_id=project, build=build)
+    assert "if 'build.service_account' is specified, the build must either" in str(caught.value)
+    for mode in (cb.BuildOptions.LoggingMode.LEGACY, cb.BuildOptions.LoggingMode.GCS_ONLY):
+        build.options = cb.BuildOptions(logging=mode)
+        with pytest.raises(gexc.BadRequest):
+            enabled.cloud_build.create_build(project_id=project, build=build)
+
+
+def test_a_service_account_is_a_full_resource_name_of_an_existing_account(enabled, project):
+    _setup(enabled, project)
+    email = _account(enabled, project)
+    build = _as(_build(project, _image(project)), project, email)
+    build.service_account = email  # the bare email: refused
+    with pytest.raises(gexc.BadRequest, match="projects/"):
+        enabled.cloud_build.create_build(project_id=project, build=build)
+    missing = f"nobody-here@{project}.iam.gserviceaccount.com"
+    build = _as(_build(project, _image(project)), project, missing)
+    with pytest.raises(gexc.BadRequest, match="does not exist"):
+        enabled.cloud_build.create_build(project_id=project, build=build)
+
+
+def test_an_account_without_read_on_the_source_fails_the_fetch(enabled, project):
+    _setup(enabled, project)
+    email = _account(enabled, project)
+    op = enabled.cloud_build.create_build(
+        project_id=project, build=_as(_build(project, _image(project)), project, email)
+    )
+    with pytest.raises(gexc.GoogleAPICallError):
+        op.result(timeout=30)
+    build = op.metadata.build
+    assert build.status == Status.FAILURE
+    assert build.failure_info.type_ == Failure.FETCH_SOURCE_FAILED
+    assert f"{email} does not have storage.objects.get access" in build.status_detail
+    assert build.service_account == f"projects/{project}/serviceAccounts/{email}"
+
+
+def _grant_bucket(clients, bucket_name: str, member: str, role: str) -> None:
+    bucket = clients.storage.bucket(bucket_name)
+    policy = bucket.get_iam_policy(requested_policy_version=3)
+    policy.bindings.append({"role": role, "members": {member}})
+    bucket.set_iam_policy(policy)
+
+
+def _grant_repo(clients, path: str, member: str, role: str) -> None:
+    policy = clients.artifact_registry.get_iam_policy(request={"resource": path})
+    policy.bindings.add(role=role, members=[member])
+    clients.artifact_registry.set_iam_policy(request={"resource": path, "policy": policy})
+
+
+def test_resource_grants_let_the_account_read_and_push(enabled, project):
+    _setup(enabled, project)
+    email = _account(enabled, project)
+    member = f"serviceAccount:{email}"
+    _grant_bucket(enabled, f"{project}_cloudbuild", member, "roles/storage.objectViewer")
+    op = enabled.cloud_build.create_build(
+        project_id=project, build=_as(_build(project, _image(project)), project, email)
+    )
+    with pytest.raises(gexc.GoogleAPICallError):
+        op.result(timeout=30)
+    build = op.metadata.build
+    assert build.failure_info.type_ == Failure.PUSH_FAILED
+    assert 'Permission "artifactregistry.repositories.uploadArtifacts" denied' in (
+        build.status_detail
+    )
+
+    repo = f"projects/{project}/locations/us-central1/repositories/images"
+    _grant_repo(enabled, repo, member, "roles/artifactregistry.reader")  # reading is not writing
+    op = enabled.cloud_build.create_build(
+        project_id=project, build=_as(_build(project, _image(project)), project, email)
+    )
+    with pytest.raises(gexc.GoogleAPICallError):
+        op.result(timeout=30)
+    _grant_repo(enabled, repo, member, "roles/artifactregistry.writer")
+    op = enabled.cloud_build.create_build(
+        project_id=project, build=_as(_build(project, _image(project)), project, email)
+    )
+    assert op.result(timeout=30).status == Status.SUCCESS
+
+
+def test_a_failed_build_ends_its_operation_in_error_with_the_build_in_metadata(enabled, project):
+    context = tarball({"Dockerfile": b"FROM python:3.12-slim@sha256:nothex\nCMD x\n"})
+    _setup(enabled, project, context=context)
+    op = enabled.cloud_build.create_build(
+        project_id=project, build=_build(project, _image(project))
+    )
+    with pytest.raises(gexc.Unknown, match="Build failed; check build logs for details"):
+        op.result(timeout=30)
+    build = op.metadata.build
+    assert build.status == Status.FAILURE
+    assert "invalid reference format" in build.failure_info.detail
+    assert build.log_url.endswith(f"{build.id}?project={build.name.split('/')[1]}")
+
+
+def test_from_accepts_a_digest_pinned_base(enabled, project):
+    digest = "sha256:" + "0123abcd" * 8
+    context = tarball({"Dockerfile": f"FROM python:3.12-slim@{digest}\nCMD x\n".encode()})
+    _setup(enabled, project, context=context)
+    op = enabled.cloud_build.create_build(
+        project_id=project, build=_build(project, _image(project))
+    )
+    assert op.result(timeout=30).status == Status.SUCCESS

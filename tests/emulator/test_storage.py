@@ -213,3 +213,43 @@ def test_faults_fail_bucket_creation(tmp_path):
             clients.storage.create_bucket("gg-faulty", retry=None)
         assert info.value.code in (429, 503)
         assert emu.apis["storage"].resource_count() == 0
+
+
+def _foreign(endpoint: str, *names: str) -> None:
+    response = requests.post(
+        f"{endpoint}/_emulator/storage/foreign", json={"names": list(names)}, timeout=5
+    )
+    assert response.status_code == 200
+
+
+def test_a_bucket_of_another_project_is_403_and_its_name_not_available(emu, endpoint, clients):
+    _foreign(endpoint, "someone-elses-bucket")
+    with pytest.raises(gexc.Forbidden, match="storage.buckets.get"):
+        clients.storage.get_bucket("someone-elses-bucket")
+    with pytest.raises(gexc.Forbidden):
+        list(clients.storage.list_blobs("someone-elses-bucket"))
+    with pytest.raises(gexc.Conflict, match="bucket name is not available"):
+        clients.storage.create_bucket("someone-elses-bucket")
+    assert clients.storage.lookup_bucket("no-such-bucket-anywhere") is None  # still 404
+
+
+def test_bucket_iam_policy_is_read_modify_write_with_an_etag(emu, clients, project):
+    bucket = clients.storage.create_bucket("iam-policy-bucket")
+    policy = bucket.get_iam_policy(requested_policy_version=3)
+    roles = {b["role"] for b in policy.bindings}
+    assert "roles/storage.legacyBucketOwner" in roles
+    stale = bucket.get_iam_policy(requested_policy_version=3)
+    policy.bindings.append({"role": "roles/storage.objectViewer", "members": {"user:a@b.c"}})
+    bucket.set_iam_policy(policy)
+    again = bucket.get_iam_policy(requested_policy_version=3)
+    assert any(
+        b["role"] == "roles/storage.objectViewer" and "user:a@b.c" in b["members"]
+        for b in again.bindings
+    )
+    stale.bindings.append({"role": "roles/storage.objectViewer", "members": {"user:x@b.c"}})
+    with pytest.raises(gexc.PreconditionFailed):
+        bucket.set_iam_policy(stale)
+    missing = {f"serviceAccount:ghost-account@{project}.iam.gserviceaccount.com"}
+    again.bindings.append({"role": "roles/storage.objectViewer", "members": missing})
+    with pytest.raises(gexc.BadRequest, match="does not exist"):
+        bucket.set_iam_policy(again)

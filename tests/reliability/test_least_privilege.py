@@ -39,7 +39,7 @@ def test_services_run_as_the_dedicated_account_and_teardown_removes_it(setup):
     assert serves(document["url"])
     state = control(endpoint, "state")
     accounts = [a["email"] for a in state["iam"]["serviceAccounts"]]
-    assert accounts == [names.runtime_account]
+    assert sorted(accounts) == sorted([names.runtime_account, names.build_account])
     for region in spec.regions:
         service = clients.run_services.get_service(
             name=f"projects/{spec.project}/locations/{region}/services/{names.service}"

@@ -11,6 +11,12 @@ from globalguide.cloud.resources.base import (
     short_link,
     wait_operation,
 )
+from globalguide.cloud.resources.build_identity import (
+    BucketReadGrant,
+    BuildAccount,
+    BuildLogRoles,
+    RepositoryPushGrant,
+)
 from globalguide.cloud.resources.loadbalancer import (
     BackendService,
     ForwardingRule,
@@ -27,7 +33,10 @@ from globalguide.cloud.resources.run import RunService, ServiceSettings
 
 __all__ = [
     "BackendService",
+    "BucketReadGrant",
+    "BuildAccount",
     "BuildBucket",
+    "BuildLogRoles",
     "Context",
     "EnabledApis",
     "ForwardingRule",
@@ -36,6 +45,7 @@ __all__ = [
     "ManagedCertificate",
     "OperationFailed",
     "RedirectUrlMap",
+    "RepositoryPushGrant",
     "Repository",
     "Resource",
     "RunService",

@@ -18,8 +18,11 @@ from globalguide.cloud.names import (
 from globalguide.cloud.resources.base import (
     BUILD_TIMEOUT_S,
     Context,
+    OperationFailed,
     Resource,
+    api_disabled,
     get_or_none,
+    poll_policy,
     wait_operation,
 )
 from globalguide.errors import CloudError
@@ -70,14 +73,33 @@ class Repository(Resource):
         wait_operation(op)
 
 
+TAKEN = "taken by another project"
+
+
 class BuildBucket(Resource):
+    """Bucket names are one global namespace: a name another project holds answers 403
+    (the caller may not see that bucket), which reads as TAKEN."""
+
     kind = "bucket"
     rank = 1
 
     def read(self, c: CloudClients) -> Any | None:
-        return get_or_none(c.storage.get_bucket, self.name)
+        try:
+            return get_or_none(c.storage.get_bucket, self.name)
+        except gexc.Forbidden as exc:
+            if api_disabled(exc):
+                return None
+            return TAKEN
+
+    def present(self, current: Any) -> bool:
+        return current is not None and current is not TAKEN
 
     def same(self, current: Any) -> bool:
+        if current is TAKEN:
+            raise CloudError(
+                f"The bucket name {self.name} is taken by another project.",
+                hint="Deploy with another --name.",
+            )
         return (current.labels or {}).get(LABEL_KEY) == self.names.name
 
     def create(self, ctx: Context) -> None:
@@ -120,6 +142,7 @@ class Image(Resource):
         super().__init__(names, f"{IMAGE_NAME}:{context.tag}", repo_region)
         self.context = context
         self.uri = names.image(repo_region, context.tag)
+        self.service_account = f"projects/{names.project}/serviceAccounts/{names.build_account}"
 
     @property
     def package_path(self) -> str:
@@ -156,15 +179,24 @@ class Image(Resource):
             images=[self.uri],
             tags=[LABEL_KEY, self.names.name],
             timeout=duration_pb2.Duration(seconds=int(BUILD_TIMEOUT_S)),
+            service_account=self.service_account,
+            # A build with its own service account must choose where its logs go.
+            options=cloudbuild_v1.BuildOptions(
+                logging=cloudbuild_v1.BuildOptions.LoggingMode.CLOUD_LOGGING_ONLY
+            ),
         )
         op = c.cloud_build.create_build(project_id=self.project, build=build)
-        result = wait_operation(op, BUILD_TIMEOUT_S)
+        try:
+            result = op.result(timeout=BUILD_TIMEOUT_S, polling=poll_policy(BUILD_TIMEOUT_S))
+        except gexc.GoogleAPICallError as exc:
+            # A failed build ends its operation in error; the build itself, in the
+            # operation's metadata, says whether the source failed or the service did.
+            failed = _build_of(op)
+            if failed is not None and failed.status in _SOURCE_FAILURES:
+                raise build_failed(failed) from None
+            raise OperationFailed(exc) from exc
         if result.status != cloudbuild_v1.Build.Status.SUCCESS:
-            raise CloudError(
-                f"The image build ended {result.status.name}: "
-                f"{result.status_detail or 'no detail'}.",
-                hint=f"Read the build log: {result.log_url}" if result.log_url else None,
-            )
+            raise build_failed(result)
 
     def delete(self, ctx: Context) -> None:
         try:
@@ -172,3 +204,40 @@ class Image(Resource):
             wait_operation(op)
         except gexc.NotFound:
             pass
+
+
+_SOURCE_FAILURES = (
+    cloudbuild_v1.Build.Status.FAILURE,
+    cloudbuild_v1.Build.Status.TIMEOUT,
+    cloudbuild_v1.Build.Status.CANCELLED,
+)
+
+
+def _build_of(op: Any) -> Any | None:
+    """The build an operation's metadata carries (BuildOperationMetadata.build), if any."""
+    try:
+        metadata = op.metadata
+    except Exception:  # noqa: BLE001 - metadata that cannot be parsed tells nothing
+        return None
+    build = getattr(metadata, "build", None)
+    return build if build is not None and build.id else None
+
+
+def build_failed(build: Any) -> CloudError:
+    """What failed in a build, as one message; the log URL as the hint. Running it again
+    gives the same result, so it is not retried. The build's log lines are in Cloud Logging
+    (the build writes CLOUD_LOGGING_ONLY); the Build resource itself carries none."""
+    detail = build.failure_info.detail or build.status_detail or "no detail"
+    where = ""
+    failed_steps = [
+        (i, s.name)
+        for i, s in enumerate(build.steps)
+        if s.status == cloudbuild_v1.Build.Status.FAILURE
+    ]
+    if failed_steps:
+        index, name = failed_steps[0]
+        where = f" at step {index} ({name})"
+    hint = f"Read the build log: {build.log_url}" if build.log_url else None
+    return CloudError(
+        f"The image build {build.id} ended {build.status.name}{where}: {detail}", hint=hint
+    )

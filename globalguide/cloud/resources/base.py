@@ -129,6 +129,10 @@ class Resource(ABC):
         Most kinds are healthy once their operation is done."""
         return None
 
+    def present(self, current: Any) -> bool:
+        """Whether ``current`` (what ``read`` returned) is this deployment's resource."""
+        return current is not None
+
 
 class Unhealthy(Exception):
     """A resource exists but is not healthy after its operation: worth a repair and retry."""
@@ -146,7 +150,7 @@ class OperationFailed(Exception):
         self.cause = cause
 
 
-def _polling(timeout: float) -> Any:
+def poll_policy(timeout: float) -> Any:
     """Poll an operation every 50 ms at first, backing off to 1 s: the library's default
     starts at 1 s and grows to 20 s, which adds seconds to every step of a dependency
     chain to save a few GETs."""
@@ -164,6 +168,6 @@ def _polling(timeout: float) -> Any:
 
 def wait_operation(op: Any, timeout: float = OPERATION_TIMEOUT_S) -> Any:
     try:
-        return op.result(timeout=timeout, polling=_polling(timeout))
+        return op.result(timeout=timeout, polling=poll_policy(timeout))
     except gexc.GoogleAPICallError as exc:
         raise OperationFailed(exc) from exc

@@ -114,13 +114,19 @@ class RuntimeRoles(Resource):
     kind = "iam-binding"
     rank = 2
     RMW_ATTEMPTS = 5
+    roles: tuple[str, ...] = RUNTIME_ROLES
+    label = "runtime-roles"
 
     def __init__(self, names: Names) -> None:
-        super().__init__(names, "runtime-roles")
+        super().__init__(names, self.label)
+
+    @property
+    def account(self) -> str:
+        return self.names.runtime_account
 
     @property
     def member(self) -> str:
-        return f"serviceAccount:{self.names.runtime_account}"
+        return f"serviceAccount:{self.account}"
 
     def _policy(self, c: CloudClients) -> Any:
         return c.projects.get_iam_policy(
@@ -141,7 +147,7 @@ class RuntimeRoles(Resource):
             {
                 b.role
                 for b in policy.bindings
-                if b.role in RUNTIME_ROLES
+                if b.role in self.roles
                 and not b.condition.expression
                 and any(self._ours(m) for m in b.members)
             }
@@ -149,7 +155,7 @@ class RuntimeRoles(Resource):
         return held or None
 
     def desired(self) -> list[str]:
-        return sorted(RUNTIME_ROLES)
+        return sorted(self.roles)
 
     def same(self, current: Any) -> bool:
         return sorted(current or []) == self.desired()
@@ -173,7 +179,7 @@ class RuntimeRoles(Resource):
     def create(self, ctx: Context) -> None:
         def add(policy: Any) -> bool:
             changed = False
-            for role in RUNTIME_ROLES:
+            for role in self.roles:
                 binding = next(
                     (b for b in policy.bindings if b.role == role and not b.condition.expression),
                     None,
