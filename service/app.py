@@ -21,7 +21,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from service.config import Settings
-from service.gemini import FAILED, QUOTA, TIMEOUT, UNAVAILABLE, Gemini, ModelError
+from service.gemini import CUT, FAILED, QUOTA, TIMEOUT, UNAVAILABLE, Gemini, ModelError
 from service.guide import HEADER, SYSTEM_INSTRUCTION, Location, parse_location, user_content
 from service.page import page, wants_html
 
@@ -31,6 +31,7 @@ MODEL_ERRORS: dict[str, tuple[int, str]] = {
     UNAVAILABLE: (503, "the guide is unavailable, try again shortly"),
     TIMEOUT: (504, "the guide took too long to answer"),
     FAILED: (502, "the guide could not answer"),
+    CUT: (502, "the guide's answer was cut short, try again"),
 }
 RETRY_AFTER_S = 5
 HTTP_ERRORS = {

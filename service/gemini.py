@@ -42,6 +42,9 @@ QUOTA = "quota"  # upstream 429 RESOURCE_EXHAUSTED
 TIMEOUT = "timeout"  # no answer within the deadline, or upstream 504
 UNAVAILABLE = "unavailable"  # upstream 503, or the endpoint could not be reached
 FAILED = "failed"  # anything else: upstream 4xx/5xx, an empty answer
+CUT = "cut"  # the output limit ran out (finish reason MAX_TOKENS): the answer is incomplete
+
+_MAX_TOKENS = "MAX_TOKENS"
 
 
 @dataclass
@@ -90,6 +93,8 @@ class Gemini:
             text = response.text
         except Exception as exc:
             raise classify(exc) from exc
+        if _finish_reason(response) == _MAX_TOKENS:
+            raise ModelError(CUT, cause=_usage_note(response))
         if not text or not text.strip():
             raise ModelError(FAILED, cause="empty answer")
         return Answer(text=text.strip(), model_ms=(time.perf_counter() - started) * 1000)
@@ -103,6 +108,8 @@ class Gemini:
         client, config = self._ensure_client()
         deadline = time.monotonic() + self.settings.timeout_s
         produced = False
+        finish = None
+        last = None
         try:
             chunks = client.models.generate_content_stream(
                 model=self.settings.model,
@@ -112,6 +119,8 @@ class Gemini:
             for chunk in chunks:
                 if time.monotonic() > deadline:
                     raise ModelError(TIMEOUT, cause="stream deadline")
+                last = chunk
+                finish = _finish_reason(chunk) or finish
                 text = chunk.text
                 if text:
                     produced = True
@@ -120,8 +129,24 @@ class Gemini:
             raise
         except Exception as exc:
             raise classify(exc) from exc
+        if finish == _MAX_TOKENS:
+            raise ModelError(CUT, cause=_usage_note(last))
         if not produced:
             raise ModelError(FAILED, cause="empty answer")
+
+
+def _finish_reason(response: Any) -> str | None:
+    candidates = getattr(response, "candidates", None) or []
+    reason = getattr(candidates[0], "finish_reason", None) if candidates else None
+    return getattr(reason, "value", reason)
+
+
+def _usage_note(response: Any) -> str:
+    """For the log: where the output limit went (thinking models spend it on thoughts)."""
+    usage = getattr(response, "usage_metadata", None)
+    thoughts = getattr(usage, "thoughts_token_count", None) or 0
+    answer = getattr(usage, "candidates_token_count", None) or 0
+    return f"MAX_TOKENS after {thoughts} thinking and {answer} answer tokens"
 
 
 def _build_client(settings: Settings) -> tuple[Any, Any]:
@@ -144,14 +169,15 @@ def _build_client(settings: Settings) -> tuple[Any, Any]:
         credentials=credentials,
         http_options=http_options,
     )
+    thinking = None
+    if settings.thinking_level is not None:
+        thinking = types.ThinkingConfig(thinking_level=settings.thinking_level)
+    elif settings.thinking_budget is not None:
+        thinking = types.ThinkingConfig(thinking_budget=settings.thinking_budget)
     config = types.GenerateContentConfig(
         max_output_tokens=settings.max_output_tokens,
         temperature=settings.temperature,
-        thinking_config=(
-            types.ThinkingConfig(thinking_level=settings.thinking_level)
-            if settings.thinking_level
-            else None
-        ),
+        thinking_config=thinking,
     )
     return client, config
 

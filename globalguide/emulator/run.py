@@ -51,6 +51,8 @@ MAX_DESCRIPTION = 512
 MAX_CONCURRENCY = 1000
 MAX_CONTAINERS = 10
 MAX_TIMEOUT_S = 3600
+MAX_ENV_CHARS = 32768  # EnvVar docstring: name "must not exceed 32768 characters", value bytes
+MIN_MEMORY_GEN2_MIB = 512  # memory-limits page: 128 MiB first generation, 512 MiB second
 WHOLE_CPUS = (1, 2, 4, 6, 8)
 DEFAULT_PORT = 8080
 CREATOR = "emulator@globalguide.local"
@@ -62,6 +64,19 @@ _MEMORY_BOUNDS_MIB = {
     6: (4096, 24576),
     8: (4096, 32768),
 }
+# The fewest CPUs each memory size needs (Cloud Run memory-limits page: more than 4 GiB needs
+# 2 CPUs ... more than 24 GiB needs 8; the services memory page adds the fractional steps:
+# 256 MiB .167, 512 MiB .333, 1 GiB .583, 2 GiB 1). (memory above MiB, fewest CPUs)
+_MIN_CPU_FOR_MEMORY = (
+    (24576, 8.0),
+    (16384, 6.0),
+    (8192, 4.0),
+    (4096, 2.0),
+    (1024, 1.0),
+    (512, 0.583),
+    (256, 0.333),
+    (128, 0.167),
+)
 # Fields a caller sets; the rest of a Service is output only.
 SETTABLE = (
     "description",
@@ -100,6 +115,8 @@ _MEMBER = re.compile(
     r"|deleted:serviceAccount|deleted:group):\S+)\Z"
 )
 _SERVICE_ID = re.compile(r"[a-z](?:[a-z0-9-]{0,47}[a-z0-9])?\Z")
+MAX_REVISION_CHARS = 63
+_REVISION = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 _ENV_NAME = re.compile(r"[^=\s][^=]*\Z")
 _DURATION = re.compile(r"(\d+)(?:\.(\d{1,9}))?s\Z")
 _MEMORY = re.compile(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|K|M|G|T)?\Z")
@@ -207,8 +224,9 @@ def validate_service(svc: dict[str, Any], request_name: str) -> None:
         if len(set(names)) != len(names):
             raise Violation(f"{root}.template.containers", "container names must be unique.")
     cpu_total = 0.0
+    gen2 = template.get("executionEnvironment") == "EXECUTION_ENVIRONMENT_GEN2"
     for index, container in enumerate(containers):
-        cpu_total += _check_container(container, index, root)
+        cpu_total += _check_container(container, index, root, gen2=gen2)
     concurrency = template.get("maxInstanceRequestConcurrency", 0)
     if not 0 <= concurrency <= MAX_CONCURRENCY:
         raise Violation(
@@ -244,7 +262,9 @@ def _check_metadata(obj: dict[str, Any], where: str) -> None:
     check_labels(obj.get("labels"), field_name=f"{where}.labels")
 
 
-def _check_container(container: dict[str, Any], index: int, root: str) -> float:
+def _check_container(
+    container: dict[str, Any], index: int, root: str, *, gen2: bool = False
+) -> float:
     where = f"{root}.template.containers[{index}]"
     if not container.get("image"):
         raise Violation(f"{where}.image", "required field not present.")
@@ -263,6 +283,14 @@ def _check_container(container: dict[str, Any], index: int, root: str) -> float:
         if not name or not _ENV_NAME.match(name):
             raise Violation(
                 f"{where}.env[{env_index}].name", "must be a non-empty string without '='."
+            )
+        if len(name) > MAX_ENV_CHARS:
+            raise Violation(
+                f"{where}.env[{env_index}].name", f"must not exceed {MAX_ENV_CHARS} characters."
+            )
+        if len(str(env.get("value", "")).encode()) > MAX_ENV_CHARS:
+            raise Violation(
+                f"{where}.env[{env_index}].value", f"must not exceed {MAX_ENV_CHARS} bytes."
             )
         names.append(name)
     reserved = [n for n in names if n in RESERVED_ENV]
@@ -283,20 +311,25 @@ def _check_container(container: dict[str, Any], index: int, root: str) -> float:
         if key not in ("cpu", "memory", "nvidia.com/gpu"):
             raise Violation(f"{where}.resources.limits", f"unknown resource {key!r}.")
     cpu = cpu_value(str(limits.get("cpu", "1")))
-    if cpu is None or not (0.08 <= cpu < 1 or cpu in WHOLE_CPUS):
+    fraction_ok = cpu is not None and 0.08 <= cpu < 1 and abs(cpu * 100 - round(cpu * 100)) < 1e-6
+    if cpu is None or not (fraction_ok or cpu in WHOLE_CPUS):
         raise Violation(
             f"{where}.resources.limits.cpu",
             f"Invalid value specified for cpu: {limits.get('cpu')!r}. Use a whole number of "
-            "CPUs (1, 2, 4, 6 or 8) or a fraction between 0.08 and 1.",
+            "CPUs (1, 2, 4, 6 or 8) or a fraction from 0.08 to less than 1, in steps of 0.01.",
         )
     if "memory" in limits:
         mib = memory_mib(str(limits["memory"]))
-        low, high = _MEMORY_BOUNDS_MIB.get(int(cpu), (128, 4096)) if cpu >= 1 else (128, 4096)
-        if mib is None or not low <= mib <= high:
+        low, high = _MEMORY_BOUNDS_MIB.get(int(cpu), (128, 4096)) if cpu >= 1 else (128, 1024)
+        if gen2:
+            low = max(low, MIN_MEMORY_GEN2_MIB)
+        needed = next((c for above, c in _MIN_CPU_FOR_MEMORY if mib and mib > above), 0.08)
+        if mib is None or not low <= mib <= high or cpu < needed:
             raise Violation(
                 f"{where}.resources.limits.memory",
                 f"Invalid value specified for memory. For {float(cpu)} CPU, memory must be "
-                f"between {_mib_text(low)} and {_mib_text(high)} inclusive.",
+                f"between {_mib_text(low)} and {_mib_text(high)} inclusive"
+                + (f"; {limits['memory']} needs at least {needed:g} CPU." if cpu < needed else "."),
             )
     return cpu
 
@@ -517,16 +550,45 @@ class API:
             raise bad_request(f"Location '{location}' is not a valid Cloud Run region.")
 
     def _check_service_account(self, service: dict[str, Any]) -> None:
-        """A revision's identity must exist: a user-managed account of this project that
-        does not is refused with 400, as the real API does."""
+        """Deploying as an account needs iam.serviceaccounts.actAs on it. An account of this
+        project that does not exist, or that IAM does not show Cloud Run yet (just created,
+        under the realistic profile), is refused with the same 403: IAM does not say which.
+        """
         email = (service.get("template") or {}).get("serviceAccount")
         if not email or not isinstance(email, str):
             return
         iam = self.emulator.apis.get("iam")
         own = email.endswith(f"@{self.emulator.project}.iam.gserviceaccount.com")
-        if own and iam is not None and not iam.exists(email):
-            raise bad_request(
-                f"Service account {email} does not exist in project {self.emulator.project}."
+        if own and iam is not None and not account_visible(iam, email, time.time()):
+            raise ApiError(
+                403,
+                f"Permission 'iam.serviceaccounts.actAs' denied on service account {email} "
+                "(or it may not exist).",
+                status="PERMISSION_DENIED",
+                reason="IAM_PERMISSION_DENIED",
+            )
+
+    def _check_revision_name(
+        self, template: dict[str, Any], service_id: str, state: _State | None
+    ) -> None:
+        """A named revision must be prefixed with the service name and a hyphen, and a
+        name already used by the service cannot be reused for another revision."""
+        revision = template.get("revision")
+        if not revision:
+            return
+        if not revision.startswith(f"{service_id}-") or not _REVISION.match(revision):
+            raise Violation(
+                "template.revision",
+                f"Revision name '{revision}' must be prefixed with the name of the enclosing "
+                f"Service or Configuration with a trailing -, and be a valid name of at most "
+                f"{MAX_REVISION_CHARS} lowercase letters, digits and hyphens.",
+                prefix=False,
+            )
+        if state is not None and revision in state.revisions:
+            raise ApiError(
+                409,
+                f"Revision named '{revision}' with different configuration already exists.",
+                status="ALREADY_EXISTS",
             )
 
     def _name(self, project: str, location: str, service: str) -> str:
@@ -535,7 +597,9 @@ class API:
     def _not_found(self, name: str) -> ApiError:
         return ApiError(404, f'service "{name}" not found', status="NOT_FOUND")
 
-    def _new_revision(self, service_id: str, generation: int) -> str:
+    def _new_revision(self, service_id: str, generation: int, template: dict[str, Any]) -> str:
+        if template.get("revision"):
+            return str(template["revision"])
         suffix = "".join(self._rng.choice(string.ascii_lowercase + string.digits) for _ in "abc")
         return f"{service_id}-{generation:05d}-{suffix}"
 
@@ -591,6 +655,7 @@ class API:
         validate_body(body, _service_cls(), resource="service")
         body = canonical(body, _service_cls())
         validate_service(body, request_name)
+        self._check_revision_name(body.get("template") or {}, service_id, None)
         self._check_service_account(body)
         name = self._name(project, location, service_id)
         number = project_number(self.emulator.project)
@@ -620,7 +685,7 @@ class API:
                     409, f"Resource '{service_id}' already exists.", status="ALREADY_EXISTS"
                 )
             state = _State(desired=desired, output=output)
-            revision = self._new_revision(service_id, 1)
+            revision = self._new_revision(service_id, 1, desired["template"])
             state.revisions.append(revision)
             output["latestCreatedRevision"] = (
                 f"projects/{self.emulator.project}/locations/{location}/revisions/{revision}"
@@ -698,7 +763,10 @@ class API:
                 state.desired = desired
             revision = None
             if template_changed:
-                revision = self._new_revision(service, int(output["generation"]))
+                self._check_revision_name(desired["template"], service, state)
+                revision = self._new_revision(
+                    service, int(output["generation"]), desired["template"]
+                )
                 state.revisions.append(revision)
                 output["latestCreatedRevision"] = (
                     f"projects/{self.emulator.project}/locations/{location}/revisions/{revision}"
@@ -1039,6 +1107,15 @@ class API:
         if rendered is None:
             raise ApiError(404, f"Operation {name} not found.", status="NOT_FOUND")
         return rendered
+
+
+def account_visible(iam: Any, email: str, now: float) -> bool:
+    """Whether Cloud Run can act as ``email`` at ``now``: it exists and IAM shows it to
+    Cloud Run yet. A just-created account can be refused for a while (the actAs 403 "or it
+    may not exist"; issue 10 item 6): the IAM API says until when through its own
+    ``account_visible(email, now)`` under the realistic profile."""
+    visible = getattr(iam, "account_visible", None)
+    return bool(visible(email, now)) if visible is not None else iam.exists(email)
 
 
 def _service_cls() -> Any:

@@ -9,6 +9,12 @@ and the same paths under ``/_from/<caller_region>/``, so that a regional service
 ``GEMINI_BASE_URL`` is ``http://127.0.0.1:PORT/_from/us-central1/`` tells the fake where it
 calls from (google-genai appends ``v1beta1/projects/...`` to the base URL's path).
 
+It knows which models exist and where (:mod:`globalguide.models`): any other model, or a
+model in a location that does not serve it, answers 404 NOT_FOUND as Vertex does. Thinking
+models spend thinking tokens before they answer, from the same ``maxOutputTokens`` as the
+answer (python-genai issue #2062): when the limit runs out the answer is cut, or empty, with
+finish reason MAX_TOKENS and ``usageMetadata.thoughtsTokenCount`` saying where it went.
+
 The reply is deterministic: it greets the city found in the JSON location object of the
 user turn (or greets without a city) and suggests a "hidden gem" picked from a hash of the
 city. Timing is modelled: time to first token, a token rate, and an optional round trip
@@ -33,6 +39,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from globalguide import models
 from globalguide.emulator.routing import ApiError, Route, bad_request, json_response, read_json
 
 API = "aiplatform"
@@ -41,6 +48,15 @@ _VERSIONS = ("v1", "v1beta1")
 # Vertex accepts maxOutputTokens in [1, 65537) and temperature in [0, 2.0001).
 _MAX_OUTPUT_TOKENS_LIMIT = 65537
 _CHARS_PER_TOKEN = 4
+# Without maxOutputTokens a model may produce up to its output ceiling (65,535 tokens for the
+# 2.5 and 3.x models on Vertex).
+_DEFAULT_MAX_OUTPUT_TOKENS = 65535
+# How many thinking tokens the fake spends on its one short task, by thinking level, and with
+# an automatic budget. A real model's spend varies from call to call; measured on
+# gemini-3.6-flash with no thinking configuration, 478 of 500 tokens went to thinking.
+THOUGHTS_BY_LEVEL = {"MINIMAL": 0, "LOW": 192, "MEDIUM": 480, "HIGH": 960}
+AUTOMATIC_THOUGHTS = 960
+_LEARN_MORE = "https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/gemini"
 # The call record keeps the most recent calls only, so a long-running emulator stays small.
 MAX_RECORDED_CALLS = 10_000
 
@@ -171,6 +187,7 @@ class FakeGemini:
                 status="UNAUTHENTICATED",
             )
         body = read_json(request)
+        known = models.model(model)
         call = {
             "model": model,
             "location": location,
@@ -179,6 +196,7 @@ class FakeGemini:
             "stream": stream,
             "api_version": api_version,
             "max_output_tokens": _get(body, "generationConfig", "maxOutputTokens"),
+            "thinking_config": _thinking_config(body),
             "system_instruction": _text_of(body.get("systemInstruction")),
             "contents": body.get("contents"),
         }
@@ -188,7 +206,7 @@ class FakeGemini:
             unavailable = (model, location) in self._unavailable
         if failure is not None:
             raise ApiError(failure, _FAILURE_MESSAGES.get(failure, "Request failed."))
-        if unavailable:
+        if unavailable or known is None or not known.serves(location):
             raise ApiError(
                 404,
                 f"Publisher Model `projects/{project}/locations/{location}/publishers/google/"
@@ -198,10 +216,12 @@ class FakeGemini:
                 status="NOT_FOUND",
             )
         max_tokens = _validate(body)
+        thoughts = min(_thoughts(body, known), max_tokens)
         if self.reply_override is not None:
-            text, finish = self.reply_override, "STOP"
+            text = self.reply_override
         else:
-            text, finish = _reply(_location_city(body.get("contents")), max_tokens)
+            text = _reply(_location_city(body.get("contents")))
+        text, finish = _cut(text, max_tokens - thoughts)
         pieces = _split(text, self.chunks if stream else 1)
         prompt_tokens = _tokens(json.dumps(body.get("contents"))) + _tokens(
             call["system_instruction"] or ""
@@ -212,20 +232,21 @@ class FakeGemini:
             "responseId": uuid.uuid4().hex[:22],
         }
         rtt_ms = self.rtt_ms(caller_region, location) if self.rtt_ms else 0.0
-        first_delay_s = (self.ttft_ms + rtt_ms) / 1000.0
+        first_delay_s = (self.ttft_ms + rtt_ms) / 1000.0 + self._thinking_s(thoughts)
+        usage = (prompt_tokens, thoughts)
         if not stream:
             self._sleep(first_delay_s + self._generation_s(text))
-            return json_response(_chunk(text, finish, prompt_tokens, meta, final=True))
+            return json_response(_chunk(text, finish, usage, meta, final=True))
         if request.args.get("alt") != "sse":
             # Without alt=sse Vertex streams a JSON array; sent whole here.
             self._sleep(first_delay_s + self._generation_s(text))
             documents = [
-                _chunk(piece, finish, prompt_tokens, meta, final=i == len(pieces) - 1)
+                _chunk(piece, finish, usage, meta, final=i == len(pieces) - 1)
                 for i, piece in enumerate(pieces)
             ]
             return json_response(documents)
         return Response(
-            self._sse(pieces, finish, prompt_tokens, meta, first_delay_s),
+            self._sse(pieces, finish, usage, meta, first_delay_s),
             mimetype="text/event-stream",
         )
 
@@ -233,7 +254,7 @@ class FakeGemini:
         self,
         pieces: list[str],
         finish: str,
-        prompt_tokens: int,
+        usage: tuple[int, int],
         meta: dict[str, Any],
         first_delay_s: float,
     ) -> Iterator[bytes]:
@@ -241,21 +262,22 @@ class FakeGemini:
         for i, piece in enumerate(pieces):
             if i:
                 self._sleep(self._generation_s(piece))
-            document = _chunk(piece, finish, prompt_tokens, meta, final=i == len(pieces) - 1)
+            document = _chunk(piece, finish, usage, meta, final=i == len(pieces) - 1)
             yield f"data: {json.dumps(document, separators=(',', ':'))}\r\n\r\n".encode()
 
     def _generation_s(self, text: str) -> float:
-        if not self.tokens_per_s:
-            return 0.0
-        return _tokens(text) / self.tokens_per_s
+        return self._thinking_s(_tokens(text)) if text else 0.0
+
+    def _thinking_s(self, tokens: int) -> float:
+        return tokens / self.tokens_per_s if self.tokens_per_s else 0.0
 
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
             self._closed.wait(seconds)
 
 
-def _validate(body: dict[str, Any]) -> int | None:
-    """Reject what Vertex rejects; the requested maxOutputTokens, if any."""
+def _validate(body: dict[str, Any]) -> int:
+    """Reject what Vertex rejects; the output limit (maxOutputTokens or the model's)."""
     contents = body.get("contents")
     if not contents or not isinstance(contents, list):
         raise bad_request(
@@ -289,19 +311,78 @@ def _validate(body: dict[str, Any]) -> int | None:
                 "but the supported range is from 0 (inclusive) to 2.0001 (exclusive). "
                 "Update the value and try again."
             )
-    return max_tokens
+    return _DEFAULT_MAX_OUTPUT_TOKENS if max_tokens is None else max_tokens
 
 
-def _reply(city: str | None, max_tokens: int | None) -> tuple[str, str]:
-    """The answer text and its finish reason, cut at ``max_tokens`` like a real model."""
+def _thoughts(body: dict[str, Any], known: models.GeminiModel) -> int:
+    """Check the thinking configuration as Vertex does; the thinking tokens it leads to."""
+    config = _thinking_config(body) or {}
+    if not isinstance(config, dict):
+        raise bad_request('Invalid JSON payload received. Unknown name "thinkingConfig".')
+    # Proto JSON takes the lowerCamel name or the proto field name (google-genai sends the
+    # latter inside thinkingConfig).
+    budget = _field(config, "thinkingBudget", "thinking_budget")
+    level = _field(config, "thinkingLevel", "thinking_level")
+    if level == "THINKING_LEVEL_UNSPECIFIED":
+        level = None
+    if budget is not None and level is not None:
+        raise bad_request("You can only set only one of thinking budget and thinking level.")
+    if level is not None:
+        if not known.takes_levels:
+            raise bad_request(
+                f"Unable to submit request because thinking_level is not supported by "
+                f"{known.name}; use thinking_budget instead. Learn more: {_LEARN_MORE}"
+            )
+        if level not in known.levels:
+            raise bad_request(
+                f"Unable to submit request because thinking_level {level} is not supported by "
+                f"{known.name}; supported values are {', '.join(known.levels)}. "
+                f"Learn more: {_LEARN_MORE}"
+            )
+        return THOUGHTS_BY_LEVEL[level]
+    if budget is None or budget == models.DYNAMIC_BUDGET:
+        if known.takes_levels:
+            return THOUGHTS_BY_LEVEL[known.default_level or "HIGH"]
+        return min(AUTOMATIC_THOUGHTS, models.AUTOMATIC_BUDGET_CAP)
+    low, high = known.budget_range
+    if not isinstance(budget, int) or isinstance(budget, bool):
+        raise bad_request(
+            "Invalid value at 'generation_config.thinking_config.thinking_budget' (TYPE_INT32)"
+        )
+    if budget == 0 and known.can_disable:
+        return 0
+    if not low <= budget <= high:
+        raise bad_request(
+            "Unable to submit request because thinking_budget is out of range; supported "
+            f"values are integers from {low} to {high}. Learn more: {_LEARN_MORE}"
+        )
+    return min(budget, AUTOMATIC_THOUGHTS)
+
+
+def _field(obj: dict[str, Any], camel: str, snake: str) -> Any:
+    return obj[camel] if camel in obj else obj.get(snake)
+
+
+def _thinking_config(body: dict[str, Any]) -> Any:
+    config = body.get("generationConfig")
+    if not isinstance(config, dict):
+        return None
+    return _field(config, "thinkingConfig", "thinking_config")
+
+
+def _reply(city: str | None) -> str:
+    """The answer text: a greeting and a hidden gem picked from a hash of the city."""
     key = (city or "").casefold().encode("utf-8")
     gem = GEMS[int.from_bytes(hashlib.sha256(key).digest()[:4], "big") % len(GEMS)]
     if city:
-        text = f"Welcome to {city}! For a hidden gem nearby, {gem}. Enjoy it like a local."
-    else:
-        text = f"Hello and welcome, traveller! For a hidden gem wherever you are, {gem}."
-    if max_tokens is not None and _tokens(text) > max_tokens:
-        return text[: max_tokens * _CHARS_PER_TOKEN], "MAX_TOKENS"
+        return f"Welcome to {city}! For a hidden gem nearby, {gem}. Enjoy it like a local."
+    return f"Hello and welcome, traveller! For a hidden gem wherever you are, {gem}."
+
+
+def _cut(text: str, room: int) -> tuple[str, str]:
+    """``text`` and its finish reason, cut to ``room`` tokens like a real model."""
+    if _tokens(text) > room:
+        return text[: max(0, room) * _CHARS_PER_TOKEN], "MAX_TOKENS"
     return text, "STOP"
 
 
@@ -376,21 +457,33 @@ def _split(text: str, count: int) -> list[str]:
 
 
 def _chunk(
-    text: str, finish: str, prompt_tokens: int, meta: dict[str, Any], *, final: bool
+    text: str, finish: str, usage: tuple[int, int], meta: dict[str, Any], *, final: bool
 ) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}}
+    """One response document. An empty answer has a content with no parts, as Vertex sends
+    when thinking used up the output limit."""
+    content: dict[str, Any] = {"role": "model"}
+    if text:
+        content["parts"] = [{"text": text}]
+    candidate: dict[str, Any] = {"content": content}
     document: dict[str, Any] = {"candidates": [candidate], **meta}
     if final:
+        prompt_tokens, thoughts = usage
         candidate["finishReason"] = finish
-        output_tokens = _tokens(text)
-        document["usageMetadata"] = {
+        output_tokens = _tokens(text) if text else 0
+        metadata: dict[str, Any] = {
             "promptTokenCount": prompt_tokens,
-            "candidatesTokenCount": output_tokens,
-            "totalTokenCount": prompt_tokens + output_tokens,
+            "totalTokenCount": prompt_tokens + output_tokens + thoughts,
             "trafficType": "ON_DEMAND",
             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}],
-            "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": output_tokens}],
         }
+        if output_tokens:
+            metadata["candidatesTokenCount"] = output_tokens
+            metadata["candidatesTokensDetails"] = [
+                {"modality": "TEXT", "tokenCount": output_tokens}
+            ]
+        if thoughts:
+            metadata["thoughtsTokenCount"] = thoughts
+        document["usageMetadata"] = metadata
     return document
 
 

@@ -29,6 +29,19 @@ def deployed(local_emulator):
     run_cli("teardown", "--local", "--yes", check=False)
 
 
+def test_a_model_vertex_does_not_have_stops_deploy_before_anything_is_created(local_emulator):
+    endpoint = local_emulator["endpoint"]
+    clear_requests(endpoint)
+    proc = run_cli("deploy", "--local", "--yes", "--model", "gemini-1.0-nonexistent", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "gemini-1.0-nonexistent does not answer in Vertex AI location global (404)" in (
+        proc.stderr
+    )
+    assert "Traceback" not in proc.stderr
+    created = {e["api"] for e in emulator_requests(endpoint) if e["mutating"] and e["status"] < 400}
+    assert created <= {"serviceusage"}
+
+
 def ask(url: str, **headers) -> requests.Response:
     return requests.get(url, headers={"Accept": "application/json", **headers}, timeout=30)
 

@@ -15,7 +15,7 @@ from google.cloud.devtools import cloudbuild_v1 as cb
 from globalguide.cloud.clients import CloudClients
 from globalguide.cloud.source import make_context, service_dir
 
-MODEL = "gemini-test-flash"
+MODEL = "gemini-2.5-flash"
 GEO = "X-Client-Geo-Location"
 GEO_VALUE = "{client_city},{client_region_subdivision},{client_region}"
 SERVICE = "local-guide"

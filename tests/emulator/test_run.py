@@ -565,3 +565,128 @@ def test_a_failed_service_can_be_deleted_through_its_operation(enabled, project,
     enabled.run_services.delete_service(name=name).result(timeout=10)
     with pytest.raises(gexc.NotFound):
         enabled.run_services.get_service(name=name)
+
+
+# -- the v2 sweep: rules found in the run_v2 docstrings and the Cloud Run limits pages --------
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"env": {"E" * 32769: "v"}}, "must not exceed 32768 characters"),
+        ({"env": {"BIG": "v" * 32769}}, "must not exceed 32768 bytes"),
+        (
+            {"resources": run_v2.ResourceRequirements(limits={"cpu": "0.085"})},
+            "in steps of 0.01",
+        ),
+        (
+            {
+                "resources": run_v2.ResourceRequirements(limits={"cpu": "0.5", "memory": "1Gi"}),
+                "template": {"max_instance_request_concurrency": 1},
+            },
+            "1Gi needs at least 0.583 CPU",
+        ),
+        (
+            {"resources": run_v2.ResourceRequirements(limits={"cpu": "1", "memory": "6Gi"})},
+            "6Gi needs at least 2 CPU",
+        ),
+        (
+            {
+                "resources": run_v2.ResourceRequirements(limits={"cpu": "1", "memory": "256Mi"}),
+                "template": {
+                    "execution_environment": run_v2.ExecutionEnvironment.EXECUTION_ENVIRONMENT_GEN2
+                },
+            },
+            "memory must be between 512Mi and 4Gi",
+        ),
+        (
+            {"template": {"revision": "other-00001-abc"}},
+            "must be prefixed with the name of the enclosing Service",
+        ),
+        ({"template": {"revision": "guide-Bad_Name"}}, "must be prefixed"),
+    ],
+)
+def test_more_container_and_revision_rules(enabled, project, dataplane, fields, message):
+    with pytest.raises(gexc.BadRequest, match=re.escape(message)):
+        _create(enabled, project, _service("x", **fields))
+
+
+def test_first_generation_takes_128_mib(enabled, emu, project, dataplane):
+    image = _publish(enabled, emu, project)
+    gen1 = run_v2.ExecutionEnvironment.EXECUTION_ENVIRONMENT_GEN1
+    service = _service(
+        image,
+        resources=run_v2.ResourceRequirements(limits={"cpu": "0.17", "memory": "256Mi"}),
+        template={"execution_environment": gen1, "max_instance_request_concurrency": 1},
+    )
+    created = _create(enabled, project, service).result(timeout=10)
+    assert created.template.containers[0].resources.limits["memory"] == "256Mi"
+
+
+def test_a_named_revision_is_used_and_cannot_be_reused(enabled, emu, project, dataplane):
+    image = _publish(enabled, emu, project)
+    service = _service(image, template={"revision": "guide-first"})
+    created = _create(enabled, project, service).result(timeout=10)
+    assert created.latest_created_revision.endswith("/revisions/guide-first")
+    changed = _service(
+        image, env={"SERVICE_REGION": "elsewhere"}, template={"revision": "guide-first"}
+    )
+    changed.name = created.name
+    with pytest.raises(gexc.Conflict, match="Revision named 'guide-first'"):
+        enabled.run_services.update_service(service=changed)
+
+
+def _account(project: str) -> str:
+    return f"guide-runtime@{project}.iam.gserviceaccount.com"
+
+
+def test_a_missing_service_account_is_an_act_as_denial(enabled, emu, project, dataplane):
+    service = _service("x", template={"service_account": _account(project)})
+    with pytest.raises(gexc.Forbidden) as caught:
+        _create(enabled, project, service)
+    assert caught.value.message.endswith(
+        f": Permission 'iam.serviceaccounts.actAs' denied on service account {_account(project)} "
+        "(or it may not exist)."
+    )
+    assert enabled.run_services.list_services(parent=_parent(project)).services == []
+
+
+def test_an_account_iam_does_not_show_yet_is_refused_until_it_does(
+    enabled, emu, project, dataplane, monkeypatch
+):
+    """Under the realistic profile IAM tells Cloud Run when a new account becomes visible."""
+    visible = {"now": False}
+    seen = []
+
+    def account_visible(email, now):
+        seen.append(email)
+        return visible["now"]
+
+    monkeypatch.setattr(emu.apis["iam"], "account_visible", account_visible, raising=False)
+    image = _publish(enabled, emu, project)
+    service = _service(image, template={"service_account": _account(project)})
+    with pytest.raises(gexc.Forbidden, match="iam.serviceaccounts.actAs"):
+        _create(enabled, project, service)
+    visible["now"] = True
+    created = _create(enabled, project, service).result(timeout=10)
+    assert created.template.service_account == _account(project)
+    assert seen == [_account(project)] * 2
+
+
+def test_a_service_a_neg_points_at_can_be_deleted(enabled, emu, project, dataplane):
+    from google.cloud import compute_v1
+
+    image = _publish(enabled, emu, project)
+    _create(enabled, project, _service(image)).result(timeout=10)
+    neg = compute_v1.NetworkEndpointGroup(
+        name="guide-neg",
+        network_endpoint_type="SERVERLESS",
+        cloud_run=compute_v1.NetworkEndpointGroupCloudRun(service="guide"),
+    )
+    enabled.region_negs.insert(
+        project=project, region=REGION, network_endpoint_group_resource=neg
+    ).result(timeout=30)
+    name = f"{_parent(project)}/services/guide"
+    enabled.run_services.delete_service(name=name).result(timeout=30)
+    with pytest.raises(gexc.NotFound):
+        enabled.run_services.get_service(name=name)

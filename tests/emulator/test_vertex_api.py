@@ -15,7 +15,7 @@ from globalguide.emulator import vertex_api
 from globalguide.emulator.serviceusage import project_number
 from globalguide.emulator.vertex_api import API, SAME_REGION_RTT_MS, modelled_rtt_ms
 
-MODEL = "gemini-test-flash"
+MODEL = "gemini-2.5-flash"
 PROMPT = '{"location": {"city": "Paris", "country": "FR"}}'
 
 
@@ -128,3 +128,37 @@ def test_timing_is_modelled_only_under_latency_model():
     off, on = api("off").fake, api("model").fake
     assert (off.ttft_ms, off.tokens_per_s, off.rtt_ms) == (0.0, None, None)
     assert on.ttft_ms > 0 and on.tokens_per_s and on.rtt_ms is modelled_rtt_ms
+
+
+def test_a_model_vertex_does_not_have_answers_404_through_the_emulator(enabled, endpoint, project):
+    gemini = client(endpoint, project, location="global")
+    with pytest.raises(errors.ClientError) as caught:
+        gemini.models.generate_content(model="gemini-1.0-nonexistent", contents=PROMPT)
+    assert caught.value.code == 404 and caught.value.status == "NOT_FOUND"
+    assert caught.value.message.startswith(
+        f"Publisher Model `projects/{project}/locations/global/publishers/google/models/"
+        "gemini-1.0-nonexistent` was not found or your project does not have access to it."
+    )
+
+
+def test_a_global_only_model_is_not_found_in_a_region(enabled, endpoint, project):
+    gemini = client(endpoint, project, location="europe-west1")
+    with pytest.raises(errors.ClientError) as caught:
+        gemini.models.generate_content(model="gemini-3.8-flash", contents=PROMPT)
+    assert caught.value.code == 404
+    global_gemini = client(endpoint, project, location="global")  # kept: a dropped client closes
+    reply = global_gemini.models.generate_content(
+        model="gemini-3.8-flash",
+        contents=PROMPT,
+        config={"thinking_config": {"thinking_level": "MINIMAL"}},
+    )
+    assert "Paris" in reply.text
+
+
+def test_thinking_spends_the_output_limit_through_the_emulator(enabled, endpoint, project):
+    gemini = client(endpoint, project, location="global")
+    reply = gemini.models.generate_content(
+        model="gemini-3.8-flash", contents=PROMPT, config={"max_output_tokens": 300}
+    )
+    assert reply.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
+    assert reply.text is None and reply.usage_metadata.thoughts_token_count == 300

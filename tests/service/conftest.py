@@ -12,7 +12,7 @@ from service.app import create_app
 
 REGION = "europe-west1"
 PROJECT = "test-project"
-MODEL = "gemini-test-flash"
+MODEL = "gemini-2.5-flash"
 VERTEX_LOCATION = "europe-west1"
 
 

@@ -14,6 +14,7 @@ from google.oauth2.credentials import Credentials
 
 from globalguide.emulator.vertex import GEMS, FakeGemini, serve, wsgi_app
 
+MODEL = "gemini-3.8-flash"
 PATH = "projects/p/locations/{loc}/publishers/google/models/{model}:{verb}"
 
 
@@ -54,14 +55,18 @@ def post(url: str, body: object, token: str | None = "t") -> tuple[int, dict]:
 def test_generate_content_through_google_genai(fake_server, api_version):
     client = client_for(fake_server.base_url, "europe-west4", api_version)
     response = client.models.generate_content(
-        model="gemini-x-flash",
+        model="gemini-2.5-flash",
         contents=city_prompt("Lisbon"),
-        config=types.GenerateContentConfig(system_instruction="be kind", max_output_tokens=200),
+        config=types.GenerateContentConfig(
+            system_instruction="be kind",
+            max_output_tokens=200,
+            thinking_config=types.ThinkingConfig(thinking_budget=0),
+        ),
     )
     assert response.text.startswith("Welcome to Lisbon!")
     assert response.candidates[0].finish_reason == types.FinishReason.STOP
     assert response.usage_metadata.total_token_count > 0
-    assert response.model_version == "gemini-x-flash"
+    assert response.model_version == "gemini-2.5-flash"
     (call,) = fake_server.fake.calls
     assert call["location"] == "europe-west4" and call["project"] == "p"
     assert call["api_version"] == api_version
@@ -74,7 +79,7 @@ def test_stream_through_google_genai_in_several_chunks(fake_server):
     client = client_for(fake_server.base_url)
     chunks = [
         c.text
-        for c in client.models.generate_content_stream(model="m", contents=city_prompt("Osaka"))
+        for c in client.models.generate_content_stream(model=MODEL, contents=city_prompt("Osaka"))
     ]
     assert len(chunks) == 4
     assert "".join(chunks).startswith("Welcome to Osaka!")
@@ -83,7 +88,7 @@ def test_stream_through_google_genai_in_several_chunks(fake_server):
 
 def test_from_prefix_names_the_caller_region(fake_server):
     client = client_for(fake_server.base_url + "_from/asia-northeast1/")
-    client.models.generate_content(model="m", contents="hello")
+    client.models.generate_content(model=MODEL, contents="hello")
     assert fake_server.fake.calls[-1]["caller_region"] == "asia-northeast1"
 
 
@@ -91,7 +96,7 @@ def test_reply_is_deterministic_and_depends_on_the_city(fake_server):
     client = client_for(fake_server.base_url)
 
     def ask(city):
-        return client.models.generate_content(model="m", contents=city_prompt(city)).text
+        return client.models.generate_content(model=MODEL, contents=city_prompt(city)).text
 
     assert ask("Paris") == ask("Paris")
     assert ask("Paris") != ask("Tokyo")
@@ -99,31 +104,33 @@ def test_reply_is_deterministic_and_depends_on_the_city(fake_server):
     assert any(gem in ask("Nairobi") for gem in GEMS)
     # A prompt with the location object embedded in text is understood too.
     embedded = "Location: " + city_prompt("Quito") + " thanks"
-    assert "Quito" in client.models.generate_content(model="m", contents=embedded).text
+    assert "Quito" in client.models.generate_content(model=MODEL, contents=embedded).text
 
 
 def test_max_output_tokens_cuts_the_reply(fake_server):
     client = client_for(fake_server.base_url)
     response = client.models.generate_content(
-        model="m", contents=city_prompt("Paris"), config={"max_output_tokens": 3}
+        model=MODEL,
+        contents=city_prompt("Paris"),
+        config={"max_output_tokens": 3, "thinking_config": {"thinking_level": "MINIMAL"}},
     )
     assert response.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
     assert len(response.text) <= 12
 
 
 def test_mark_unavailable_answers_404_like_vertex(fake_server):
-    fake_server.fake.mark_unavailable("gemini-old", "us-central1")
+    fake_server.fake.mark_unavailable("gemini-2.5-pro", "us-central1")
     client = client_for(fake_server.base_url, "us-central1")
     with pytest.raises(errors.ClientError) as info:
-        client.models.generate_content(model="gemini-old", contents="hi")
+        client.models.generate_content(model="gemini-2.5-pro", contents="hi")
     assert info.value.code == 404 and info.value.status == "NOT_FOUND"
     assert (
         "Publisher Model `projects/p/locations/us-central1/publishers/google/models/"
-        "gemini-old` was not found" in info.value.message
+        "gemini-2.5-pro` was not found" in info.value.message
     )
     # Other locations still serve it.
     other = client_for(fake_server.base_url, "global")
-    assert other.models.generate_content(model="gemini-old", contents="hi").text
+    assert other.models.generate_content(model="gemini-2.5-pro", contents="hi").text
 
 
 @pytest.mark.parametrize(
@@ -139,13 +146,13 @@ def test_fail_next_answers_in_vertex_error_shape(fake_server, code, status, erro
     client = client_for(fake_server.base_url)
     for _ in range(2):
         with pytest.raises(error_type) as info:
-            client.models.generate_content(model="m", contents="hi")
+            client.models.generate_content(model=MODEL, contents="hi")
         assert info.value.code == code and info.value.status == status
-    assert client.models.generate_content(model="m", contents="hi").text
+    assert client.models.generate_content(model=MODEL, contents="hi").text
 
 
 def test_invalid_requests_are_rejected_like_vertex(fake_server):
-    base = fake_server.base_url + "v1/" + PATH.format(loc="global", model="m", verb="")
+    base = fake_server.base_url + "v1/" + PATH.format(loc="global", model=MODEL, verb="")
     url = base + "generateContent"
     assert post(url, {})[0] == 400
     status, body = post(url, {"contents": []})
@@ -168,7 +175,7 @@ def test_stream_without_alt_sse_is_a_json_array(fake_server):
     url = (
         fake_server.base_url
         + "v1beta1/"
-        + PATH.format(loc="global", model="m", verb="streamGenerateContent")
+        + PATH.format(loc="global", model=MODEL, verb="streamGenerateContent")
     )
     status, body = post(url, {"contents": [{"role": "user", "parts": [{"text": "x"}]}]})
     assert status == 200 and isinstance(body, list) and len(body) == 4
@@ -187,11 +194,31 @@ def test_modelled_timing_and_rtt():
         client = client_for(base_url + "_from/us-east1/", "asia-northeast1")
         started = time.perf_counter()
         stamps = []
-        for _ in client.models.generate_content_stream(model="m", contents=city_prompt("Rome")):
+        chunks = client.models.generate_content_stream(
+            model="gemini-2.5-flash",
+            contents=city_prompt("Rome"),
+            config={"thinking_config": {"thinking_budget": 0}},
+        )
+        for _ in chunks:
             stamps.append(time.perf_counter() - started)
         assert stamps[0] >= 0.15  # rtt + time to first token
         assert stamps[-1] - stamps[0] >= 0.03  # the rest at 400 tokens/s
         assert seen == [("us-east1", "asia-northeast1")]
+    finally:
+        server.shutdown()
+
+
+def test_thinking_takes_modelled_time_before_the_first_token():
+    server, base_url = serve(FakeGemini(tokens_per_s=400))
+    try:
+        client = client_for(base_url, "us-central1")
+        config = {"thinking_config": {"thinking_budget": 200}}
+        started = time.perf_counter()
+        chunks = client.models.generate_content_stream(
+            model="gemini-2.5-flash", contents=city_prompt("Rome"), config=config
+        )
+        next(iter(chunks))
+        assert time.perf_counter() - started >= 0.5  # 200 thinking tokens at 400 tokens/s
     finally:
         server.shutdown()
 
@@ -211,3 +238,149 @@ def test_routes_fit_the_emulator_route_shape():
 def test_serve_refuses_non_loopback_hosts():
     with pytest.raises(ValueError):
         serve(FakeGemini(), host="0.0.0.0")
+
+
+# -- models and locations (issue 10 item 9) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "location"),
+    [
+        ("gemini-1.0-nonexistent", "global"),
+        ("gemini-1.5-flash", "us-central1"),  # retired
+        ("gemini-3.8-flash", "europe-west1"),  # served from the global endpoint only
+        ("gemini-2.5-flash", "antarctica-south1"),
+    ],
+)
+def test_a_model_vertex_does_not_serve_there_is_not_found(fake_server, model, location):
+    client = client_for(fake_server.base_url, location)
+    with pytest.raises(errors.ClientError) as info:
+        client.models.generate_content(model=model, contents="hi")
+    assert info.value.code == 404 and info.value.status == "NOT_FOUND"
+    assert info.value.message.startswith(
+        f"Publisher Model `projects/p/locations/{location}/publishers/google/models/{model}` "
+        "was not found or your project does not have access to it."
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "location"),
+    [
+        ("gemini-2.5-flash", "europe-west1"),
+        ("gemini-2.5-pro", "us"),
+        ("gemini-3.6-flash", "global"),
+    ],
+)
+def test_a_served_model_answers(fake_server, model, location):
+    client = client_for(fake_server.base_url, location)
+    assert client.models.generate_content(model=model, contents=city_prompt("Oslo")).text
+
+
+# -- thinking (issue 10 item 5) ----------------------------------------------------------------
+
+
+def test_default_thinking_uses_up_a_small_output_limit(fake_server):
+    """The measured failure: thinking ate the limit, finish MAX_TOKENS and no text."""
+    client = client_for(fake_server.base_url)
+    response = client.models.generate_content(
+        model="gemini-3.6-flash", contents=city_prompt("Paris"), config={"max_output_tokens": 500}
+    )
+    assert response.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
+    assert response.text is None
+    assert response.usage_metadata.thoughts_token_count == 500
+    assert response.usage_metadata.candidates_token_count is None
+    assert response.usage_metadata.total_token_count == (
+        response.usage_metadata.prompt_token_count + 500
+    )
+
+
+def test_thinking_tokens_count_against_the_limit_and_cut_the_answer(fake_server):
+    client = client_for(fake_server.base_url)
+    full = client.models.generate_content(
+        model="gemini-2.5-flash",
+        contents=city_prompt("Paris"),
+        config={"thinking_config": {"thinking_budget": 0}},
+    )
+    answer_tokens = full.usage_metadata.candidates_token_count
+    assert full.usage_metadata.thoughts_token_count is None
+    budget = 100
+    cut = client.models.generate_content(
+        model="gemini-2.5-flash",
+        contents=city_prompt("Paris"),
+        config={
+            "max_output_tokens": budget + answer_tokens // 2,
+            "thinking_config": {"thinking_budget": budget},
+        },
+    )
+    assert cut.usage_metadata.thoughts_token_count == budget
+    assert cut.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
+    assert full.text.startswith(cut.text) and len(cut.text) < len(full.text)
+
+
+def test_minimal_thinking_leaves_the_limit_to_the_answer(fake_server):
+    client = client_for(fake_server.base_url)
+    response = client.models.generate_content(
+        model="gemini-3.8-flash",
+        contents=city_prompt("Paris"),
+        config={"max_output_tokens": 200, "thinking_config": {"thinking_level": "MINIMAL"}},
+    )
+    assert response.candidates[0].finish_reason == types.FinishReason.STOP
+    assert "Paris" in response.text
+
+
+def test_a_stream_that_thinks_past_the_limit_ends_with_max_tokens_and_no_text(fake_server):
+    client = client_for(fake_server.base_url)
+    chunks = list(
+        client.models.generate_content_stream(
+            model="gemini-2.5-flash", contents=city_prompt("Rome"), config={"max_output_tokens": 64}
+        )
+    )
+    assert not any(chunk.text for chunk in chunks)
+    assert chunks[-1].candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
+    assert chunks[-1].usage_metadata.thoughts_token_count == 64
+
+
+@pytest.mark.parametrize(
+    ("model", "thinking", "message"),
+    [
+        (
+            "gemini-3.8-flash",
+            {"thinking_budget": 512, "thinking_level": "LOW"},
+            "You can only set only one of thinking budget and thinking level.",
+        ),
+        ("gemini-2.5-flash", {"thinking_budget": 24577}, "integers from 1 to 24576"),
+        ("gemini-2.5-pro", {"thinking_budget": 0}, "integers from 128 to 32768"),
+        ("gemini-2.5-pro", {"thinking_budget": 64}, "integers from 128 to 32768"),
+        ("gemini-2.5-flash-lite", {"thinking_budget": 100}, "integers from 512 to 24576"),
+        ("gemini-3.6-flash", {"thinking_budget": 0}, "thinking_budget is out of range"),
+        ("gemini-2.5-flash", {"thinking_level": "LOW"}, "thinking_level is not supported"),
+        ("gemini-3.8-flash", {"thinking_level": "XHIGH"}, "thinking_level XHIGH is not supported"),
+    ],
+)
+def test_invalid_thinking_configs_are_rejected_like_vertex(fake_server, model, thinking, message):
+    client = client_for(fake_server.base_url)
+    with pytest.raises(errors.ClientError) as info:
+        client.models.generate_content(
+            model=model, contents="hi", config={"thinking_config": thinking}
+        )
+    assert info.value.code == 400 and info.value.status == "INVALID_ARGUMENT"
+    assert message in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("model", "thinking"),
+    [
+        ("gemini-2.5-flash", {"thinking_budget": 0}),
+        ("gemini-2.5-flash", {"thinking_budget": -1}),
+        ("gemini-2.5-pro", {"thinking_budget": 128}),
+        ("gemini-2.5-flash-lite", {"thinking_budget": 0}),
+        ("gemini-3.8-flash", {"thinking_level": "HIGH"}),
+        ("gemini-3.8-flash", {"thinking_budget": 1024}),
+    ],
+)
+def test_valid_thinking_configs_are_taken(fake_server, model, thinking):
+    client = client_for(fake_server.base_url)
+    response = client.models.generate_content(
+        model=model, contents="hi", config={"thinking_config": thinking}
+    )
+    assert response.candidates[0].finish_reason == types.FinishReason.STOP
