@@ -52,6 +52,7 @@ class EnabledApis(Resource):
             )
         )
         wait_operation(op)
+        ctx.propagation.enabled(missing)
 
     def update(self, ctx: Context, current: Any) -> None:
         self.create(ctx)
@@ -97,6 +98,7 @@ class RuntimeAccount(Resource):
             )
         except gexc.Conflict:
             pass  # created by an earlier attempt whose answer was lost
+        ctx.propagation.created(self.email)
 
     def delete(self, ctx: Context) -> None:
         try:
@@ -109,11 +111,12 @@ class RuntimeRoles(Resource):
     """The runtime account's roles on the project: only RUNTIME_ROLES. The project policy
     is shared with everyone else's bindings, so it is changed by read-modify-write with
     the policy's etag: members are only added or removed for this account, and a
-    concurrent change (409 ABORTED) means read again and redo the change."""
+    concurrent change (409 ABORTED) means read again and redo the change. A binding for
+    an account this run just created can be refused until IAM has propagated it
+    (400 "does not exist"): ``cloud.propagation`` says when that is worth waiting for."""
 
     kind = "iam-binding"
     rank = 2
-    RMW_ATTEMPTS = 5
 
     def __init__(self, names: Names) -> None:
         super().__init__(names, "runtime-roles")
@@ -155,20 +158,15 @@ class RuntimeRoles(Resource):
         return sorted(current or []) == self.desired()
 
     def _modify(self, ctx: Context, change: Any) -> None:
-        """Read the policy, apply ``change`` to it, write it back with its etag; again on
-        a concurrent change."""
-        for attempt in range(self.RMW_ATTEMPTS):
-            policy = self._policy(ctx.clients)
-            if not change(policy):
-                return
-            try:
-                ctx.clients.projects.set_iam_policy(
-                    request={"resource": f"projects/{self.project}", "policy": policy}
-                )
-                return
-            except (gexc.Aborted, gexc.Conflict):  # HTTP 409, status ABORTED
-                if attempt == self.RMW_ATTEMPTS - 1:
-                    raise
+        """Read the policy, apply ``change`` to it, write it back with the etag it was read
+        with. A concurrent change answers 409 ABORTED, which the executor retries (logged,
+        with backoff): the step runs again, so the policy is read again and the change
+        redone."""
+        policy = self._policy(ctx.clients)
+        if change(policy):
+            ctx.clients.projects.set_iam_policy(
+                request={"resource": f"projects/{self.project}", "policy": policy}
+            )
 
     def create(self, ctx: Context) -> None:
         def add(policy: Any) -> bool:
