@@ -91,6 +91,13 @@ class Propagation:
                 return self._account_wait(match.group(1))
         return None
 
+    def wait_for_text(self, text: str) -> Wait | None:
+        """The same for an error known only by its text (google-genai's errors)."""
+        match = _SERVICE_IN_URL.search(text)
+        if match and ("SERVICE_DISABLED" in text or "has not been used in project" in text):
+            return self._wait(self._services, match.group(1), "the service", self.service_window_s)
+        return None
+
     def _account_wait(self, email: str) -> Wait | None:
         return self._wait(
             self._accounts, email.lower(), "the service account", self.account_window_s
