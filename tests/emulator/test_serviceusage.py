@@ -232,7 +232,7 @@ def test_faults_fail_enabling_and_change_nothing(tmp_path):
 
 # ---------------------------------------------------------------- propagation after enable
 
-SCALE = 0.02  # realistic profile: enable 0.4 s, then 0.9 s before the API itself agrees
+SCALE = 0.1  # realistic profile: enable 2 s, then 4.5 s before the API itself agrees
 
 
 def _until(predicate, timeout: float = 10.0):
