@@ -6,6 +6,10 @@ import os
 
 import pytest
 
+# The environment as the developer set it, before the isolation below: only the tests that
+# run against a real project (GLOBALGUIDE_TEST_PROJECT, tests/e2e/targets.py) hand it on.
+HOST_ENVIRONMENT = dict(os.environ)
+
 _HOST_VARIABLES = (
     "GLOBALGUIDE_EMULATOR",
     "GOOGLE_CLOUD_PROJECT",

@@ -21,11 +21,15 @@ from google.api_core import exceptions as gexc
 
 from globalguide.cloud.clients import CloudClients
 from globalguide.cloud.plan import CREATE, DELETE, REPAIR, UPDATE, Plan, Step
+from globalguide.cloud.propagation import Propagation, Wait
 from globalguide.cloud.resources import Context, OperationFailed, Unhealthy
 from globalguide.errors import CloudError, GlobalGuideError
 
 WORKERS = 12
 MAX_ATTEMPTS = 8
+# Retries of errors that wait for our own change to propagate (cloud/propagation.py): they
+# are bounded by that change's deadline, and by this count.
+MAX_PROPAGATION_WAITS = 60
 
 # Errors that say "try again": quota, server-side trouble, a conflict with an operation
 # still in flight (409 while an insert of the same name is pending; 412 fingerprint race).
@@ -53,13 +57,9 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if not isinstance(exc, gexc.BadRequest):
         return False
-    text = str(exc)
-    # A resource another step is still releasing (a NEG whose backend update is in flight),
-    # or a service account created a moment ago that IAM has not propagated yet (new
-    # accounts can take seconds to be visible to policies and Cloud Run).
-    return "resourceInUseByAnotherResource" in text or (
-        "Service account" in text and "does not exist" in text
-    )
+    # A resource another step is still releasing (a NEG whose backend update is in flight).
+    # Errors that wait for our own change to propagate are Propagation's to judge.
+    return "resourceInUseByAnotherResource" in str(exc)
 
 
 @dataclass
@@ -105,20 +105,23 @@ class Executor:
         listener: Listener | None = None,
         backoff: Backoff | None = None,
         workers: int = WORKERS,
+        propagation: Propagation | None = None,
     ) -> None:
         self.clients = clients
         self.listener = listener or (lambda event: None)
         self.backoff = backoff or Backoff()
+        self.propagation = propagation or Propagation()
         self.workers = workers
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ one step
     def run_step(self, step: Step) -> None:
         resource = step.resource
-        ctx = Context(self.clients, request_id=str(uuid.uuid4()))
+        ctx = Context(self.clients, request_id=str(uuid.uuid4()), propagation=self.propagation)
         started = time.monotonic()
         current, fresh = step.current, True
-        for attempt in range(MAX_ATTEMPTS):
+        attempt = waits = 0
+        while True:
             try:
                 if not fresh:
                     current = resource.read(self.clients)
@@ -140,17 +143,37 @@ class Executor:
             except GlobalGuideError:
                 raise
             except Exception as exc:
-                if not is_transient(exc) or attempt == MAX_ATTEMPTS - 1:
-                    raise
-                if isinstance(exc, OperationFailed):
-                    ctx.request_id = str(uuid.uuid4())
-                delay = self.backoff.delay(attempt)
+                waiting = self.propagation.wait_for(exc)
+                if waiting is not None:
+                    delay, detail = self._propagation_delay(waiting, exc, waits)
+                    waits += 1
+                else:
+                    if not is_transient(exc) or attempt == MAX_ATTEMPTS - 1:
+                        raise
+                    if isinstance(exc, OperationFailed):
+                        ctx.request_id = str(uuid.uuid4())
+                    delay, detail = self.backoff.delay(attempt), _short(exc)
+                    attempt += 1
                 self.listener(
-                    StepEvent(
-                        step, "retrying", time.monotonic() - started, attempt + 1, _short(exc)
-                    )
+                    StepEvent(step, "retrying", time.monotonic() - started, attempt + waits, detail)
                 )
                 time.sleep(delay)
+
+    def _propagation_delay(
+        self, waiting: Wait, exc: BaseException, waits: int
+    ) -> tuple[float, str]:
+        """How long to wait before trying again while our own change propagates, and what to
+        say meanwhile; a CloudError once its deadline has passed."""
+        now = self.propagation.clock()
+        age = now - waiting.since
+        if now >= waiting.deadline or waits >= MAX_PROPAGATION_WAITS:
+            raise CloudError(
+                f"{waiting.what} is still not usable {age:.0f} s after this run set it up "
+                f"({_short(exc)}); Google Cloud can take a few minutes to propagate it: run "
+                "the same command again shortly"
+            ) from exc
+        delay = min(self.backoff.delay(waits), waiting.deadline - now)
+        return delay, f"waiting for {waiting.what} to propagate ({age:.0f} s): {_short(exc)}"
 
     # ------------------------------------------------------------------ the graph
     def apply(self, plan: Plan, steps: list[Step] | None = None) -> ApplyResult:

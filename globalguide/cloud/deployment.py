@@ -27,6 +27,7 @@ from globalguide.cloud.plan import (
     plan_status,
     plan_teardown,
 )
+from globalguide.cloud.propagation import Propagation
 from globalguide.cloud.source import service_context
 from globalguide.errors import CloudError, UsageError
 from globalguide.spec import DeploySpec
@@ -49,20 +50,32 @@ def document_header(spec: DeploySpec, clients: CloudClients) -> dict[str, Any]:
 # --------------------------------------------------------------------------- model check
 
 
-def check_model(plan: Plan, clients: CloudClients) -> None:
+def check_model(plan: Plan, clients: CloudClients, propagation: Propagation | None = None) -> None:
     """Ask the model once in each distinct Vertex location; stop before creating anything
-    if it does not answer there."""
+    if it does not answer there. A 403 SERVICE_DISABLED for Vertex AI that this run has
+    just enabled is waited out (cloud/propagation.py), polling every second."""
     from google.genai import errors as genai_errors
 
     model = plan.spec.model
     for location in sorted(set(plan.vertex_locations.values())):
         client = gemini_client(clients, location)
         try:
-            client.models.generate_content(
-                model=model,
-                contents="Reply with OK.",
-                config={"max_output_tokens": 8},
-            )
+            while True:
+                try:
+                    client.models.generate_content(
+                        model=model,
+                        contents="Reply with OK.",
+                        config={"max_output_tokens": 8},
+                    )
+                    break
+                except genai_errors.ClientError as exc:
+                    waiting = propagation.wait_for_text(str(exc)) if propagation else None
+                    if exc.code != 403 or waiting is None:
+                        raise
+                    left = waiting.deadline - propagation.clock()
+                    if left <= 0:
+                        raise
+                    time.sleep(min(1.0, left))
         except genai_errors.ClientError as exc:
             if exc.code in (400, 403, 404):
                 raise UsageError(
@@ -248,7 +261,7 @@ def apply_deploy(
     if first:
         raise_for_failures(executor.apply(plan, first), "Enabling the APIs")
     warm.join()
-    check_model(plan, clients)
+    check_model(plan, clients, executor.propagation)
     if upserts:
         raise_for_failures(executor.apply(plan, upserts), "Deploy")
     spec = plan.spec

@@ -5,12 +5,18 @@ digits or hyphens, not ending with a hyphen. Creating an existing id is 409
 ALREADY_EXISTS; an unknown account is 404 NOT_FOUND. An account is addressed by its
 email or its unique id. Deleting an account leaves its project-policy bindings in place
 as ``deleted:serviceAccount:EMAIL?uid=ID`` members, as in the cloud.
+
+Creation is eventually consistent: under the realistic profile a new account is not
+visible for a propagation window. Meanwhile a get answers 404, a policy binding naming it
+400 "does not exist", and Cloud Run refuses to run as it (403 on actAs): ``visible`` is
+what the other emulated APIs ask.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import time
 from typing import Any
 
 from werkzeug.wrappers import Request
@@ -20,6 +26,20 @@ from globalguide.emulator.serviceusage import project_number
 
 _ACCOUNT_ID = re.compile(r"[a-z](?:[-a-z0-9]{4,28}[a-z0-9])\Z")
 SERVICE = "iam.googleapis.com"
+MAX_DISPLAY_NAME_BYTES = 100  # ServiceAccount.displayName, IAM REST reference
+MAX_DESCRIPTION_BYTES = 256  # ServiceAccount.description, IAM REST reference
+
+
+def act_as_denied(email: str) -> ApiError:
+    """What an API that runs code as ``email`` answers when the caller may not act as it,
+    or the account does not exist (yet): 403, reason forbidden."""
+    return ApiError(
+        403,
+        f"Permission 'iam.serviceaccounts.actAs' denied on service account {email} "
+        "(or it may not exist).",
+        reason="forbidden",
+        status="PERMISSION_DENIED",
+    )
 
 
 class API:
@@ -28,6 +48,7 @@ class API:
     def __init__(self, emulator: Any) -> None:
         self.emulator = emulator
         self._accounts: dict[str, dict[str, Any]] = {}  # email -> ServiceAccount
+        self._created_at: dict[str, float] = {}  # email -> when create answered
 
     # ------------------------------------------------------------ contract
     def routes(self) -> list[Route]:
@@ -49,6 +70,7 @@ class API:
     def reset(self) -> None:
         with self.emulator.lock:
             self._accounts.clear()
+            self._created_at.clear()
 
     def resource_count(self) -> int:
         with self.emulator.lock:
@@ -56,17 +78,27 @@ class API:
 
     # ------------------------------------------------------------ for other APIs
     def exists(self, email: str) -> bool:
+        """True while the account exists, whether or not its creation has propagated."""
         with self.emulator.lock:
             return email in self._accounts
+
+    def visible(self, email: str) -> bool:
+        """True once the account exists and its creation has propagated: the
+        ``iam.serviceAccount`` window of the timing profile after create (none when
+        instant). Cloud Run's actAs check and policy bindings ask this, not ``exists``."""
+        window = self.emulator.timing.propagation("iam.serviceAccount")
+        with self.emulator.lock:
+            created = self._created_at.get(email)
+            return created is not None and time.time() >= created + window
 
     # ------------------------------------------------------------ handlers
     def _enter(self, project: str) -> None:
         self.emulator.check_project(project)
         self.emulator.require_enabled(SERVICE)
 
-    def _find(self, project: str, account: str) -> dict[str, Any]:
+    def _find(self, project: str, account: str, *, propagated: bool = False) -> dict[str, Any]:
         for email, found in self._accounts.items():
-            if account in (email, found["uniqueId"]):
+            if account in (email, found["uniqueId"]) and (not propagated or self.visible(email)):
                 return found
         raise ApiError(
             404,
@@ -87,11 +119,11 @@ class API:
         if not isinstance(given, dict):
             raise bad_request("serviceAccount must be an object.")
         display = given.get("displayName", "")
-        if not isinstance(display, str) or len(display) > 100:
-            raise bad_request("displayName must be at most 100 characters.")
+        if not isinstance(display, str) or len(display.encode()) > MAX_DISPLAY_NAME_BYTES:
+            raise bad_request(f"displayName must be at most {MAX_DISPLAY_NAME_BYTES} UTF-8 bytes.")
         description = given.get("description", "")
-        if not isinstance(description, str) or len(description) > 256:
-            raise bad_request("description must be at most 256 characters.")
+        if not isinstance(description, str) or len(description.encode()) > MAX_DESCRIPTION_BYTES:
+            raise bad_request(f"description must be at most {MAX_DESCRIPTION_BYTES} UTF-8 bytes.")
         email = f"{account_id}@{self.emulator.project}.iam.gserviceaccount.com"
         with self.emulator.lock:
             if email in self._accounts:
@@ -114,6 +146,7 @@ class API:
                 "oauth2ClientId": unique,
             }
             self._accounts[email] = account
+            self._created_at[email] = time.time()
             return dict(account)
 
     def list(self, request: Request, project: str) -> dict[str, Any]:
@@ -125,13 +158,14 @@ class API:
     def get(self, request: Request, project: str, account: str) -> dict[str, Any]:
         self._enter(project)
         with self.emulator.lock:
-            return dict(self._find(project, account))
+            return dict(self._find(project, account, propagated=True))
 
     def delete(self, request: Request, project: str, account: str) -> dict[str, Any]:
         self._enter(project)
         with self.emulator.lock:
             found = self._find(project, account)
             del self._accounts[found["email"]]
+            self._created_at.pop(found["email"], None)
             policy = self.emulator.apis.get("resourcemanager")
             if policy is not None:
                 policy.account_deleted(found["email"], found["uniqueId"])

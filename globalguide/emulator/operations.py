@@ -50,6 +50,14 @@ REALISTIC_SECONDS: dict[str, float] = {
     "default": 5.0,
 }
 
+# Seconds after a change has completed during which other parts of the cloud do not see it
+# yet, under the realistic profile, before --time-scale. Sources in docs/emulator.md
+# ("Eventual consistency").
+REALISTIC_PROPAGATION_SECONDS: dict[str, float] = {
+    "serviceusage.enable": 45.0,
+    "iam.serviceAccount": 30.0,
+}
+
 PROFILES = ("instant", "realistic")
 
 
@@ -63,6 +71,12 @@ class Timing:
             return 0.0
         base = REALISTIC_SECONDS.get(kind, REALISTIC_SECONDS["default"])
         return base * self.time_scale
+
+    def propagation(self, kind: str) -> float:
+        """How long a completed change of ``kind`` stays invisible elsewhere (0 if instant)."""
+        if self.profile == "instant":
+            return 0.0
+        return REALISTIC_PROPAGATION_SECONDS[kind] * self.time_scale
 
 
 # ---------------------------------------------------------------- fault injection

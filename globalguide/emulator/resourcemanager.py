@@ -4,8 +4,10 @@
 policy; when the policy sent carries an etag that is no longer current (someone changed
 the policy since it was read) the answer is 409 ABORTED, as in the cloud, and the caller
 must read again. A policy sent without an etag overwrites blindly. Conditional bindings
-need version 3. A member naming a service account of this project that does not exist is
-400, as are malformed members and roles.
+need version 3, and so does rewriting a policy that holds them (with its etag). A member
+naming a service account of this project that does not exist, or was created so recently
+that IAM has not propagated it, is 400, as are malformed members, ``allUsers`` (projects do
+not take it), roles that do not exist, and more than 1,500 principals (250 groups).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
+from globalguide.emulator.iam_roles import PREDEFINED_ROLES
 from globalguide.emulator.routing import ApiError, Route, bad_request, read_json
 from globalguide.emulator.serviceusage import project_number
 
@@ -28,9 +31,12 @@ CONCURRENT = (
     "ETag '{current}'."
 )
 _MEMBER = re.compile(
-    r"(user|serviceAccount|group|domain|principal|principalSet|deleted:user"
-    r"|deleted:serviceAccount|deleted:group):[^\s,]+\Z"
+    r"((user|serviceAccount|group|domain|principal|principalSet):[^\s,?]+"
+    r"|deleted:(user|serviceAccount|group):[^\s,?]+\?uid=[0-9]+)\Z"
 )
+# Policy.bindings docstring (google/iam/v1/policy.proto): each occurrence counts.
+MAX_PRINCIPALS = 1500
+MAX_GROUPS = 250
 _ROLE = re.compile(r"(roles/[A-Za-z0-9_.]+|(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+)\Z")
 _OWN_ACCOUNT = re.compile(r"serviceAccount:([^@]+)@([^.]+)\.iam\.gserviceaccount\.com\Z")
 
@@ -155,11 +161,23 @@ class API:
         clean = []
         for binding in bindings:
             clean.append(self._check_binding(binding, version))
+        members = [m for b in clean for m in b["members"]]
+        groups = sum(m.startswith("group:") for m in members)
+        if len(members) > MAX_PRINCIPALS or groups > MAX_GROUPS:
+            raise bad_request(
+                f"The policy names {len(members)} principals: a policy can refer to at most "
+                f"{MAX_PRINCIPALS} principals, of which at most {MAX_GROUPS} groups."
+            )
         with self.emulator.lock:
             sent = policy.get("etag")
             current = self._etag()
             if sent and sent != current:
                 raise ApiError(409, CONCURRENT.format(sent=sent, current=current), status="ABORTED")
+            if sent and version < 3 and any("condition" in b for b in self._policy["bindings"]):
+                raise bad_request(
+                    "The policy has conditional role bindings: a change to it must specify "
+                    "policy version 3."
+                )
             merged: dict[tuple[str, str], dict[str, Any]] = {}
             for b in clean:
                 key = (b["role"], repr(sorted(b.get("condition", {}).items())))
@@ -177,17 +195,21 @@ class API:
         role = binding.get("role")
         if not isinstance(role, str) or not _ROLE.fullmatch(role):
             raise bad_request(f"Role {role!r} is not a valid role name.")
+        if role not in PREDEFINED_ROLES:
+            raise bad_request(f"Role {role} is not supported for this resource.")
         members = binding.get("members") or []
         if not isinstance(members, list) or not members:
             raise bad_request(f"The binding for {role} has no members.")
         iam = self.emulator.apis.get("iam")
         for member in members:
+            if member in ("allUsers", "allAuthenticatedUsers"):
+                raise bad_request("Request contains an invalid argument.")
             if not isinstance(member, str) or not _MEMBER.fullmatch(member):
                 raise bad_request(f"Invalid member {member!r} in the binding for {role}.")
             own = _OWN_ACCOUNT.fullmatch(member)
             if own and own.group(2) == self.emulator.project and iam is not None:
                 email = member.split(":", 1)[1]
-                if not iam.exists(email):
+                if not iam.visible(email):
                     raise bad_request(f"Service account {email} does not exist.")
         out = {"role": role, "members": sorted(set(members))}
         if "condition" in binding:

@@ -27,6 +27,7 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from globalguide.emulator.artifactregistry import check_labels
+from globalguide.emulator.iam import act_as_denied
 from globalguide.emulator.operations import peek_operation_fault
 from globalguide.emulator.routing import ApiError, Route, bad_request, read_json
 from globalguide.emulator.schema import canonical, validate_body
@@ -559,14 +560,8 @@ class API:
             return
         iam = self.emulator.apis.get("iam")
         own = email.endswith(f"@{self.emulator.project}.iam.gserviceaccount.com")
-        if own and iam is not None and not account_visible(iam, email, time.time()):
-            raise ApiError(
-                403,
-                f"Permission 'iam.serviceaccounts.actAs' denied on service account {email} "
-                "(or it may not exist).",
-                status="PERMISSION_DENIED",
-                reason="IAM_PERMISSION_DENIED",
-            )
+        if own and iam is not None and not iam.visible(email):
+            raise act_as_denied(email)
 
     def _check_revision_name(
         self, template: dict[str, Any], service_id: str, state: _State | None
@@ -1107,15 +1102,6 @@ class API:
         if rendered is None:
             raise ApiError(404, f"Operation {name} not found.", status="NOT_FOUND")
         return rendered
-
-
-def account_visible(iam: Any, email: str, now: float) -> bool:
-    """Whether Cloud Run can act as ``email`` at ``now``: it exists and IAM shows it to
-    Cloud Run yet. A just-created account can be refused for a while (the actAs 403 "or it
-    may not exist"; issue 10 item 6): the IAM API says until when through its own
-    ``account_visible(email, now)`` under the realistic profile."""
-    visible = getattr(iam, "account_visible", None)
-    return bool(visible(email, now)) if visible is not None else iam.exists(email)
 
 
 def _service_cls() -> Any:

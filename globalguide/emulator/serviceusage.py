@@ -5,11 +5,17 @@ the console or with gcloud (https://cloud.google.com/service-usage/docs/enabled-
 "Services enabled by default"); every other known service is DISABLED. Enabling is a
 long-running operation whose effect lands when it completes. ``require_enabled`` is what
 every other emulated API calls first: it raises the real SERVICE_DISABLED error.
+
+Enabling is eventually consistent: Service Usage reports the service ENABLED as soon as
+the operation is done, but under the realistic profile the service itself still answers
+SERVICE_DISABLED for a propagation window (the error's own text says "If you enabled this
+API recently, wait a few minutes for the action to propagate to our systems and retry.").
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from typing import Any
 
@@ -96,6 +102,8 @@ MAX_BATCH_GET = 30  # BatchGetServicesRequest.names docstring
 MAX_PAGE_SIZE = 200  # ListServicesRequest.page_size docstring
 DEFAULT_PAGE_SIZE = 50
 
+# What enabling an enabled service (or disabling a disabled one) answers at once.
+NOOP_OPERATION = "operations/noop.DONE_OPERATION"
 _OPERATION_METADATA = {"@type": "type.googleapis.com/google.api.serviceusage.v1.OperationMetadata"}
 _TYPE = "type.googleapis.com/google.api.serviceusage.v1."
 
@@ -203,6 +211,7 @@ class API:
         self.project_id: str = emulator.project
         self.number = project_number(self.project_id)
         self._enabled: set[str] = set(ENABLED_BY_DEFAULT)
+        self._enabled_at: dict[str, float] = {}  # service -> when its enable completed
 
     # ------------------------------------------------------------ contract
     def routes(self) -> list[Route]:
@@ -231,6 +240,7 @@ class API:
     def reset(self) -> None:
         with self.emulator.lock:
             self._enabled = set(ENABLED_BY_DEFAULT)
+            self._enabled_at.clear()
 
     def resource_count(self) -> int:
         return 0  # enabled services are configuration, not resources a teardown removes
@@ -241,11 +251,22 @@ class API:
             return service in self._enabled
 
     def require_enabled(self, service: str, *, style: str = "google") -> None:
-        """Raise the real 403 SERVICE_DISABLED when ``service`` is not enabled."""
+        """Raise the real 403 SERVICE_DISABLED when ``service`` is not enabled, or was
+        enabled so recently that the change has not propagated yet."""
+        window = self.emulator.timing.propagation("serviceusage.enable")
         with self.emulator.lock:
             if service in self._enabled:
-                return
+                if time.time() >= self._enabled_at.get(service, 0.0) + window:
+                    return
         raise ServiceDisabled(service, self.project_id, self.number)
+
+    def _turn_on(self, services: list[str]) -> None:
+        """The effect of an enable: the services that were off are on from now."""
+        now = time.time()
+        for service in services:
+            if service not in self._enabled:
+                self._enabled.add(service)
+                self._enabled_at[service] = now
 
     def set_enabled(self, services: list[str], enabled: bool = True) -> None:
         """Test helper: enable or disable at once, without an operation."""
@@ -254,6 +275,8 @@ class API:
                 self._enabled.update(services)
             else:
                 self._enabled.difference_update(services)
+            for service in services:
+                self._enabled_at.pop(service, None)
 
     # ------------------------------------------------------------ handlers
     def _project(self, project: str) -> None:
@@ -338,10 +361,10 @@ class API:
 
         def effect() -> dict:
             with self.emulator.lock:
-                self._enabled.add(service)
+                self._turn_on([service])
                 return {"@type": _TYPE + "EnableServiceResponse", "service": self._service(service)}
 
-        return self._start(effect)
+        return self._start(effect, changes=not self.is_enabled(service))
 
     def disable(self, request: Request, project: str, service: str) -> dict:
         self._project(project)
@@ -350,12 +373,13 @@ class API:
         def effect() -> dict:
             with self.emulator.lock:
                 self._enabled.discard(service)
+                self._enabled_at.pop(service, None)
                 return {
                     "@type": _TYPE + "DisableServiceResponse",
                     "service": self._service(service),
                 }
 
-        return self._start(effect)
+        return self._start(effect, changes=self.is_enabled(service))
 
     def batch_enable(self, request: Request, project: str) -> dict:
         self._project(project)
@@ -381,13 +405,13 @@ class API:
 
         def effect() -> dict:
             with self.emulator.lock:
-                self._enabled.update(wanted)
+                self._turn_on(wanted)
                 return {
                     "@type": _TYPE + "BatchEnableServicesResponse",
                     "services": [self._service(s) for s in wanted],
                 }
 
-        return self._start(effect)
+        return self._start(effect, changes=not all(self.is_enabled(s) for s in wanted))
 
     def batch_enable_other_parent(self, request: Request, kind: str, ident: str) -> dict:
         raise bad_request(
@@ -395,7 +419,10 @@ class API:
             "supports projects."
         )
 
-    def _start(self, effect: Any) -> dict:
+    def _start(self, effect: Any, changes: bool = True) -> dict:
+        if not changes:
+            # Nothing to do: a synthetic operation that is already done and cannot be polled.
+            return {"name": NOOP_OPERATION, "done": True, "response": effect()}
         name = f"operations/acf.p2-{self.number}-{uuid.uuid4()}"
         return self.emulator.operations.start_google(
             parent="",
@@ -406,6 +433,8 @@ class API:
         )
 
     def get_operation(self, request: Request, operation: str) -> dict:
+        if f"operations/{operation}" == NOOP_OPERATION:
+            raise bad_request(f"Invalid operation name: '{NOOP_OPERATION}'.")
         rendered = self.emulator.operations.render(f"operations/{operation}")
         if rendered is None:
             raise ApiError(

@@ -138,3 +138,103 @@ def test_cloud_run_refuses_a_service_account_that_does_not_exist(iam, project, e
             parent=f"projects/{project}/locations/us-central1", service=service, service_id="s1"
         )
     assert "does not exist" in str(info.value)
+
+
+def test_names_and_descriptions_are_limited_in_utf8_bytes(iam, project):
+    sa = iam.service_accounts
+    sa.create(project, "fits-in-bytes", display_name="é" * 50, description="é" * 128)
+    with pytest.raises(gexc.BadRequest):  # 51 characters, 102 bytes
+        sa.create(project, "too-many-bytes", display_name="é" * 51, description="")
+    with pytest.raises(gexc.BadRequest):  # 129 characters, 258 bytes
+        sa.create(project, "too-long-desc", display_name="", description="é" * 129)
+
+
+def test_policy_refuses_roles_that_do_not_exist_and_all_users(iam, project):
+    for role, member in [
+        ("roles/run.invokerr", "user:a@example.com"),
+        ("roles/compute.browser", "user:a@example.com"),
+        ("projects/p/roles/custom", "user:a@example.com"),
+        ("roles/viewer", "allUsers"),
+        ("roles/viewer", "allAuthenticatedUsers"),
+        ("roles/viewer", "deleted:serviceAccount:gone@p.iam.gserviceaccount.com"),
+    ]:
+        p = policy(iam, project)
+        p.bindings.add(role=role, members=[member])
+        with pytest.raises(gexc.BadRequest) as info:
+            set_policy(iam, project, p)
+        if role.startswith("roles/") and member.startswith("user:"):
+            assert f"Role {role} is not supported for this resource." in str(info.value)
+    p = policy(iam, project)
+    p.bindings.add(
+        role="roles/viewer",
+        members=["deleted:serviceAccount:gone@p.iam.gserviceaccount.com?uid=123456789012345678901"],
+    )
+    set_policy(iam, project, p)
+
+
+def test_policy_holds_at_most_1500_principals(iam, project):
+    p = policy(iam, project)
+    held = sum(len(b.members) for b in p.bindings)
+    p.bindings.add(
+        role="roles/viewer", members=[f"user:u{i}@example.com" for i in range(1501 - held)]
+    )
+    with pytest.raises(gexc.BadRequest):
+        set_policy(iam, project, p)
+    p = policy(iam, project)
+    p.bindings.add(
+        role="roles/viewer", members=[f"user:u{i}@example.com" for i in range(1500 - held)]
+    )
+    set_policy(iam, project, p)
+
+
+def test_a_policy_with_conditions_is_only_rewritten_at_version_3(iam, project):
+    p = policy(iam, project)
+    binding = p.bindings.add(role="roles/viewer", members=["user:a@example.com"])
+    binding.condition.expression = "request.time < timestamp('2030-01-01T00:00:00Z')"
+    p.version = 3
+    set_policy(iam, project, p)
+    current = policy(iam, project)
+    current.version = 1
+    current.bindings.add(role="roles/logging.logWriter", members=["user:b@example.com"])
+    with pytest.raises(gexc.BadRequest):
+        set_policy(iam, project, current)
+
+
+def test_a_new_account_is_invisible_until_iam_has_propagated_it(tmp_path):
+    import time
+
+    from tests.emulator.fakes import running_emulator
+
+    with running_emulator(tmp_path, profile="realistic", time_scale=0.05) as (emu, clients):
+        emu.apis["serviceusage"].set_enabled(IAM_APIS)
+        project = emu.project
+        made = clients.service_accounts.create(
+            project, "fresh-run", display_name="", description=""
+        )
+        email = made["email"]
+        iam = emu.apis["iam"]
+        assert iam.exists(email) and not iam.visible(email)
+        with pytest.raises(gexc.NotFound):
+            clients.service_accounts.get(project, email)
+        p = policy(clients, project)
+        p.bindings.add(role="roles/logging.logWriter", members=[f"serviceAccount:{email}"])
+        with pytest.raises(gexc.BadRequest) as info:
+            set_policy(clients, project, p)
+        assert f"Service account {email} does not exist." in str(info.value)
+        deadline = time.monotonic() + 10
+        while not iam.visible(email) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert iam.visible(email)  # 30 s x 0.05 = 1.5 s after create
+        assert clients.service_accounts.get(project, email)["email"] == email
+        set_policy(clients, project, p)
+
+
+def test_act_as_denied_has_the_cloud_run_shape():
+    from globalguide.emulator.iam import act_as_denied
+
+    error = act_as_denied("x-run@p.iam.gserviceaccount.com")
+    assert (error.code, error.status, error.reason) == (403, "PERMISSION_DENIED", "forbidden")
+    assert error.message == (
+        "Permission 'iam.serviceaccounts.actAs' denied on service account "
+        "x-run@p.iam.gserviceaccount.com (or it may not exist)."
+    )

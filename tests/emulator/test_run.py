@@ -658,11 +658,11 @@ def test_an_account_iam_does_not_show_yet_is_refused_until_it_does(
     visible = {"now": False}
     seen = []
 
-    def account_visible(email, now):
+    def account_visible(email):
         seen.append(email)
         return visible["now"]
 
-    monkeypatch.setattr(emu.apis["iam"], "account_visible", account_visible, raising=False)
+    monkeypatch.setattr(emu.apis["iam"], "visible", account_visible)
     image = _publish(enabled, emu, project)
     service = _service(image, template={"service_account": _account(project)})
     with pytest.raises(gexc.Forbidden, match="iam.serviceaccounts.actAs"):

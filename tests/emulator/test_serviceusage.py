@@ -228,3 +228,80 @@ def test_faults_fail_enabling_and_change_nothing(tmp_path):
             assert info.value.code in (429, 503) or "transient" in str(info.value)
         assert clients.service_usage.get_service(request={"name": name}).state == DISABLED
         assert emu.faults.injected
+
+
+# ---------------------------------------------------------------- propagation after enable
+
+SCALE = 0.1  # realistic profile: enable 2 s, then 4.5 s before the API itself agrees
+
+
+def _until(predicate, timeout: float = 10.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_a_just_enabled_api_answers_service_disabled_for_a_while(tmp_path):
+    with running_emulator(tmp_path, profile="realistic", time_scale=SCALE) as (emu, clients):
+        emu.apis["serviceusage"].set_enabled(["artifactregistry.googleapis.com"], False)
+        project = emu.project
+        op = clients.service_usage.batch_enable_services(
+            service_usage_v1.BatchEnableServicesRequest(
+                parent=f"projects/{project}", service_ids=["artifactregistry.googleapis.com"]
+            )
+        )
+        op.result(timeout=30)
+        state = clients.service_usage.get_service(
+            request={"name": f"projects/{project}/services/artifactregistry.googleapis.com"}
+        ).state
+        assert state == ENABLED  # Service Usage says so at once ...
+        parent = f"projects/{project}/locations/us-central1"
+        with pytest.raises(gexc.Forbidden) as info:  # ... the API does not yet
+            clients.artifact_registry.list_repositories(parent=parent)
+        assert info.value.reason == "SERVICE_DISABLED"
+        assert info.value.domain == "googleapis.com"
+        assert info.value.metadata["service"] == "artifactregistry.googleapis.com"
+        assert "If you enabled this API recently" in info.value.message
+
+        def usable():
+            try:
+                clients.artifact_registry.list_repositories(parent=parent)
+            except gexc.Forbidden:
+                return False
+            return True
+
+        _until(usable)
+
+
+def test_the_instant_profile_has_no_propagation_window(emu, clients, project):
+    op = clients.service_usage.batch_enable_services(
+        service_usage_v1.BatchEnableServicesRequest(
+            parent=f"projects/{project}", service_ids=["artifactregistry.googleapis.com"]
+        )
+    )
+    op.result(timeout=30)
+    clients.artifact_registry.list_repositories(parent=f"projects/{project}/locations/us-central1")
+
+
+def test_enabling_what_is_enabled_is_a_done_noop_operation(emu, clients, project, endpoint):
+    op = clients.service_usage.batch_enable_services(
+        service_usage_v1.BatchEnableServicesRequest(
+            parent=f"projects/{project}", service_ids=["storage.googleapis.com"]
+        )
+    )
+    assert op.operation.name == "operations/noop.DONE_OPERATION" and op.done()
+    assert [s.config.name for s in op.result().services] == ["storage.googleapis.com"]
+    single = requests.post(
+        f"{endpoint}/v1/projects/{project}/services/logging.googleapis.com:enable",
+        json={},
+        timeout=5,
+    ).json()
+    assert single["name"] == "operations/noop.DONE_OPERATION" and single["done"] is True
+    polled = requests.get(f"{endpoint}/v1/operations/noop.DONE_OPERATION", timeout=5)
+    assert polled.status_code == 400

@@ -8,8 +8,10 @@ import threading
 import pytest
 
 from globalguide.cloud import deployment
+from globalguide.cloud.apply import Backoff, Executor
 from globalguide.cloud.clients import CloudClients
 from globalguide.cloud.names import RUNTIME_ROLES, Names
+from globalguide.cloud.plan import CREATE, Step
 from globalguide.cloud.resources import Context, RuntimeAccount, RuntimeRoles
 from globalguide.spec import DeploySpec
 from tests.reliability.support import control, resources_left, serves
@@ -86,9 +88,14 @@ def test_a_concurrent_policy_change_is_kept_and_the_write_redone(setup, monkeypa
         return policy
 
     monkeypatch.setattr(type(clients.projects), "get_iam_policy", get_then_race)
-    roles.create(ctx)
+    events = []
+    Executor(clients, listener=events.append, backoff=Backoff(base_s=0.01)).run_step(
+        Step(roles, CREATE)
+    )
     monkeypatch.undo()
     assert raced.is_set()
+    retries = [e for e in events if e.state == "retrying"]
+    assert len(retries) == 1 and "There were concurrent policy changes" in retries[0].detail
     state = control(endpoint, "state")
     assert ("roles/viewer", "user:colleague@example.com") in bindings(state)
     assert sorted(roles.read(clients)) == sorted(RUNTIME_ROLES)

@@ -45,14 +45,3 @@ def test_teardown_removes_services_then_bindings_then_the_account(
 
 def test_only_the_needed_roles():
     assert set(RUNTIME_ROLES) == {"roles/aiplatform.user", "roles/logging.logWriter"}
-
-
-def test_a_just_created_account_not_yet_visible_is_retried():
-    from google.api_core import exceptions as gexc
-
-    from globalguide.cloud.apply import is_transient
-
-    assert is_transient(
-        gexc.BadRequest("Service account x-run@p.iam.gserviceaccount.com does not exist.")
-    )
-    assert not is_transient(gexc.BadRequest("Invalid member 'somebody'."))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from google.api_core import exceptions as gexc
@@ -21,6 +21,7 @@ from globalguide.cloud.clients import CloudClients
 from globalguide.cloud.names import (
     Names,
 )
+from globalguide.cloud.propagation import Propagation
 from globalguide.errors import CloudError
 
 OPERATION_TIMEOUT_S = 600.0
@@ -55,10 +56,12 @@ def get_or_none(call: Any, *args: Any, **kwargs: Any) -> Any:
 
 @dataclass
 class Context:
-    """What steps share while a plan runs: clients and the per-step idempotency key."""
+    """What steps share while a plan runs: clients, the per-step idempotency key, and
+    what this run enabled or created that may still be propagating."""
 
     clients: CloudClients
     request_id: str | None = None
+    propagation: Propagation = field(default_factory=Propagation)
 
 
 class Resource(ABC):

@@ -8,7 +8,8 @@ service uses, each grant on the narrowest resource the API allows.
 
 Without it Cloud Build runs as a default account whose roles depend on the organisation
 (the Compute Engine default account, Editor or nothing). Resource policies are changed by
-read-modify-write with their etag, as the project policy is.
+read-modify-write with their etag, as the project policy is: one pass per attempt,
+and the executor retries a concurrent change.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ from globalguide.cloud.names import (
     Names,
 )
 from globalguide.cloud.resources.base import Context, Resource, get_or_none
-from globalguide.cloud.resources.project import RuntimeAccount, RuntimeRoles
-
-RMW_ATTEMPTS = 5
+from globalguide.cloud.resources.project import (
+    RuntimeAccount,
+    RuntimeRoles,
+    add_member,
+    remove_members,
+)
 
 
 class BuildAccount(RuntimeAccount):
@@ -45,17 +49,8 @@ class BuildAccount(RuntimeAccount):
         """The form Cloud Build's ``serviceAccount`` field takes."""
         return f"projects/{self.project}/serviceAccounts/{self.email}"
 
-    def create(self, ctx: Context) -> None:
-        try:
-            ctx.clients.service_accounts.create(
-                self.project,
-                self.name,
-                display_name=f"globalguide {self.names.name} build",
-                description=f"Identity of the image builds of the globalguide deployment "
-                f"{self.names.name}.",
-            )
-        except gexc.Conflict:
-            pass  # created by an earlier attempt whose answer was lost
+    purpose = "build"
+    identity_of = "the image builds"
 
 
 class BuildLogRoles(RuntimeRoles):
@@ -121,30 +116,28 @@ class BucketReadGrant(_ResourceGrant):
         return self._held([(b["role"], list(b["members"])) for b in policy.bindings])
 
     def _modify(self, ctx: Context, add: bool) -> None:
+        """One read-modify-write with the policy's etag; a concurrent change (412) is
+        retried by the executor, which runs the step again from the read."""
         bucket = ctx.clients.storage.bucket(self.names.bucket)
-        for attempt in range(RMW_ATTEMPTS):
-            policy = bucket.get_iam_policy(requested_policy_version=3)
-            bindings = [b for b in policy.bindings if b["role"] == self.role]
-            if add and any(self.member in b["members"] for b in bindings):
+        policy = bucket.get_iam_policy(requested_policy_version=3)
+        if add:
+            if any(
+                b["role"] == self.role and self.member in b["members"] for b in policy.bindings
+            ):
                 return
-            if add:
-                policy.bindings.append({"role": self.role, "members": {self.member}})
-            else:
-                before = sum(len(b["members"]) for b in policy.bindings)
-                kept = [
-                    {**b, "members": {m for m in b["members"] if not self._ours(m)}}
-                    for b in policy.bindings
-                ]
-                kept = [b for b in kept if b["members"]]
-                if sum(len(b["members"]) for b in kept) == before:
-                    return
-                policy.bindings[:] = kept
-            try:
-                bucket.set_iam_policy(policy)
+            policy.bindings.append({"role": self.role, "members": {self.member}})
+        else:
+            kept = [
+                {**b, "members": {m for m in b["members"] if not self._ours(m)}}
+                for b in policy.bindings
+            ]
+            kept = [b for b in kept if b["members"]]
+            if sum(len(b["members"]) for b in kept) == sum(
+                len(b["members"]) for b in policy.bindings
+            ):
                 return
-            except gexc.PreconditionFailed:  # a concurrent change: read again
-                if attempt == RMW_ATTEMPTS - 1:
-                    raise
+            policy.bindings[:] = kept
+        bucket.set_iam_policy(policy)
 
     def create(self, ctx: Context) -> None:
         self._modify(ctx, add=True)
@@ -182,37 +175,17 @@ class RepositoryPushGrant(_ResourceGrant):
         return self._held([(b.role, list(b.members)) for b in policy.bindings])
 
     def _modify(self, ctx: Context, add: bool) -> None:
-        for attempt in range(RMW_ATTEMPTS):
-            policy = self._policy(ctx.clients)
-            changed = False
-            if add:
-                binding = next((b for b in policy.bindings if b.role == self.role), None)
-                if binding is None:
-                    binding = policy.bindings.add(role=self.role)
-                if self.member not in binding.members:
-                    binding.members.append(self.member)
-                    changed = True
-            else:
-                for binding in list(policy.bindings):
-                    members = [m for m in binding.members if not self._ours(m)]
-                    if len(members) == len(binding.members):
-                        continue
-                    changed = True
-                    if members:
-                        del binding.members[:]
-                        binding.members.extend(members)
-                    else:
-                        policy.bindings.remove(binding)
-            if not changed:
-                return
-            try:
-                ctx.clients.artifact_registry.set_iam_policy(
-                    request={"resource": self.path, "policy": policy}
-                )
-                return
-            except (gexc.Aborted, gexc.Conflict):  # a concurrent change: read again
-                if attempt == RMW_ATTEMPTS - 1:
-                    raise
+        """One read-modify-write with the policy's etag; a concurrent change (409 ABORTED)
+        is retried by the executor, which runs the step again from the read."""
+        policy = self._policy(ctx.clients)
+        if add:
+            changed = add_member(policy, [self.role], self.member)
+        else:
+            changed = remove_members(policy, self._ours)
+        if changed:
+            ctx.clients.artifact_registry.set_iam_policy(
+                request={"resource": self.path, "policy": policy}
+            )
 
     def create(self, ctx: Context) -> None:
         self._modify(ctx, add=True)

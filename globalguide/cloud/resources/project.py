@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -52,6 +53,7 @@ class EnabledApis(Resource):
             )
         )
         wait_operation(op)
+        ctx.propagation.enabled(missing)
 
     def update(self, ctx: Context, current: Any) -> None:
         self.create(ctx)
@@ -86,17 +88,21 @@ class RuntimeAccount(Resource):
     def same(self, current: Any) -> bool:
         return True  # nothing on the account itself is managed beyond its existence
 
+    purpose = "runtime"
+    identity_of = "the Cloud Run services"
+
     def create(self, ctx: Context) -> None:
         try:
             ctx.clients.service_accounts.create(
                 self.project,
                 self.name,
-                display_name=f"globalguide {self.names.name} runtime",
-                description=f"Identity of the Cloud Run services of the globalguide "
+                display_name=f"globalguide {self.names.name} {self.purpose}",
+                description=f"Identity of {self.identity_of} of the globalguide "
                 f"deployment {self.names.name}.",
             )
         except gexc.Conflict:
             pass  # created by an earlier attempt whose answer was lost
+        ctx.propagation.created(self.email)
 
     def delete(self, ctx: Context) -> None:
         try:
@@ -109,11 +115,12 @@ class RuntimeRoles(Resource):
     """The runtime account's roles on the project: only RUNTIME_ROLES. The project policy
     is shared with everyone else's bindings, so it is changed by read-modify-write with
     the policy's etag: members are only added or removed for this account, and a
-    concurrent change (409 ABORTED) means read again and redo the change."""
+    concurrent change (409 ABORTED) means read again and redo the change. A binding for
+    an account this run just created can be refused until IAM has propagated it
+    (400 "does not exist"): ``cloud.propagation`` says when that is worth waiting for."""
 
     kind = "iam-binding"
     rank = 2
-    RMW_ATTEMPTS = 5
     roles: tuple[str, ...] = RUNTIME_ROLES
     label = "runtime-roles"
 
@@ -161,59 +168,60 @@ class RuntimeRoles(Resource):
         return sorted(current or []) == self.desired()
 
     def _modify(self, ctx: Context, change: Any) -> None:
-        """Read the policy, apply ``change`` to it, write it back with its etag; again on
-        a concurrent change."""
-        for attempt in range(self.RMW_ATTEMPTS):
-            policy = self._policy(ctx.clients)
-            if not change(policy):
-                return
-            try:
-                ctx.clients.projects.set_iam_policy(
-                    request={"resource": f"projects/{self.project}", "policy": policy}
-                )
-                return
-            except (gexc.Aborted, gexc.Conflict):  # HTTP 409, status ABORTED
-                if attempt == self.RMW_ATTEMPTS - 1:
-                    raise
+        """Read the policy, apply ``change`` to it, write it back with the etag it was read
+        with. A concurrent change answers 409 ABORTED, which the executor retries (logged,
+        with backoff): the step runs again, so the policy is read again and the change
+        redone."""
+        policy = self._policy(ctx.clients)
+        if change(policy):
+            ctx.clients.projects.set_iam_policy(
+                request={"resource": f"projects/{self.project}", "policy": policy}
+            )
 
     def create(self, ctx: Context) -> None:
-        def add(policy: Any) -> bool:
-            changed = False
-            for role in self.roles:
-                binding = next(
-                    (b for b in policy.bindings if b.role == role and not b.condition.expression),
-                    None,
-                )
-                if binding is None:
-                    binding = policy.bindings.add(role=role)
-                if self.member not in binding.members:
-                    binding.members.append(self.member)
-                    changed = True
-            if changed and policy.version < 1:
-                policy.version = 1
-            return changed
-
-        self._modify(ctx, add)
+        self._modify(ctx, lambda policy: add_member(policy, self.roles, self.member))
 
     def update(self, ctx: Context, current: Any) -> None:
         self.create(ctx)
 
     def delete(self, ctx: Context) -> None:
-        def remove(policy: Any) -> bool:
-            changed = False
-            for binding in list(policy.bindings):
-                members = [m for m in binding.members if not self._ours(m)]
-                if len(members) == len(binding.members):
-                    continue
-                changed = True
-                if members:
-                    del binding.members[:]
-                    binding.members.extend(members)
-                else:
-                    policy.bindings.remove(binding)
-            return changed
-
-        self._modify(ctx, remove)
+        self._modify(ctx, lambda policy: remove_members(policy, self._ours))
 
     def summary(self, current: Any) -> dict[str, Any]:
         return {"roles": ", ".join(current or [])}
+
+
+def add_member(policy: Any, roles: tuple[str, ...] | list[str], member: str) -> bool:
+    """Add ``member`` to each role's unconditional binding of an IAM ``Policy`` message;
+    whether anything changed."""
+    changed = False
+    for role in roles:
+        binding = next(
+            (b for b in policy.bindings if b.role == role and not b.condition.expression),
+            None,
+        )
+        if binding is None:
+            binding = policy.bindings.add(role=role)
+        if member not in binding.members:
+            binding.members.append(member)
+            changed = True
+    if changed and policy.version < 1:
+        policy.version = 1
+    return changed
+
+
+def remove_members(policy: Any, ours: Callable[[str], bool]) -> bool:
+    """Remove every member ``ours`` accepts from an IAM ``Policy`` message, dropping the
+    bindings left empty; whether anything changed."""
+    changed = False
+    for binding in list(policy.bindings):
+        members = [m for m in binding.members if not ours(m)]
+        if len(members) == len(binding.members):
+            continue
+        changed = True
+        if members:
+            del binding.members[:]
+            binding.members.extend(members)
+        else:
+            policy.bindings.remove(binding)
+    return changed
