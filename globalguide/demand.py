@@ -72,7 +72,7 @@ def from_file(path: Path) -> Demand:
 
 def parse(text: str, name: str) -> Demand:
     """The demand in a weights file's text; ``name`` is the file name used in errors."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
         if header is None:
