@@ -67,8 +67,10 @@ class Choice:
 
     @property
     def gap(self) -> float:
-        """Relative optimality gap: 0 when the set is proven optimal."""
-        return max(0.0, (self.mean_rtt_ms - self.lower_bound_ms) / self.mean_rtt_ms)
+        """Relative optimality gap: 0 when the set is proven optimal. Differences below
+        1e-12 are the rounding of the solver's bound, not a gap."""
+        gap = (self.mean_rtt_ms - self.lower_bound_ms) / self.mean_rtt_ms
+        return gap if gap > 1e-12 else 0.0
 
 
 def rtt_matrix(points: Sequence[Point], regions: Sequence[str]) -> np.ndarray:

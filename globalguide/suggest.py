@@ -113,7 +113,7 @@ def document(
             "p95_rtt_ms": round(choice.p95_rtt_ms, 2),
             "gain_ms": None if previous is None else round(previous - choice.mean_rtt_ms, 2),
             "method": choice.method,
-            "gap": choice.gap,
+            "gap": round(choice.gap, 9),
             "lower_bound_ms": round(choice.lower_bound_ms, 4),
             "solve_s": round(choice.solve_s, 3),
         })  # fmt: skip
@@ -159,7 +159,7 @@ class Suggested:
         return {
             "spec": f"suggest:{self.k}", "regions": list(self.regions),
             "mean_rtt_ms": round(self.mean_rtt_ms, 2), "p95_rtt_ms": round(self.p95_rtt_ms, 2),
-            "method": self.method, "gap": self.gap, "basis": self.basis, "modelled": True,
+            "method": self.method, "gap": round(self.gap, 9), "basis": self.basis, "modelled": True,
             "reason": self.reason(),
         }  # fmt: skip
 
