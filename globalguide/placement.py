@@ -19,6 +19,7 @@ stop at its nearest required region.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -133,10 +134,10 @@ def choose(
     required = sorted(set(required))
     if any(r not in names for r in required):
         raise ValueError("every required region must be a candidate")
-    if not len(required) <= k <= len(names):
+    if not max(1, len(required)) <= k <= len(names):
         raise ValueError(f"k must be between {max(1, len(required))} and {len(names)}, got {k}")
-    if k < 1 or not points:
-        raise ValueError("k >= 1 and at least one point are needed")
+    if not points:
+        raise ValueError("at least one point is needed")
     started = time.perf_counter()
     rtt = rtt_matrix(points, names)
     w = _weights(points)
@@ -168,8 +169,6 @@ def _exhaustive(
     rtt: np.ndarray, w: np.ndarray, k: int, fixed: list[int], free: list[int]
 ) -> tuple[list[int], float]:
     """Every combination of the free regions, best first found in lexicographic order."""
-    import itertools
-
     base = rtt[:, fixed].min(axis=1) if fixed else np.full(rtt.shape[0], np.inf)
     m = k - len(fixed)
     if m == 0:
