@@ -239,7 +239,7 @@ def _milp(rtt: np.ndarray, w: np.ndarray, k: int, fixed: list[int]) -> tuple[lis
     )
     if result.x is None:
         raise SolverError(
-            f"The region solver found no solution within {MILP_TIME_LIMIT_S:.0f} s "
+            f"The region solver found no solution within {MILP_TIME_LIMIT_S:g} s "
             f"({result.message}).",
             hint="Lower -k, or use fewer places in the weights file.",
         )

@@ -198,3 +198,24 @@ def test_choice_p95_is_the_weighted_percentile_of_its_cities(weighted):
         if running >= 0.95 * total - 1e-9:
             break
     assert choice.p95_rtt_ms == pytest.approx(rtt)
+
+
+def test_ten_regions_over_a_thousand_cities_in_under_two_cpu_seconds():
+    import time
+
+    points = demand.population(1000).points
+    placement.choose(3, points, ALL)  # imports SciPy: paid once per process
+    for k in (3, 6, 10):
+        started = time.process_time()
+        placement.choose(k, points, ALL)
+        assert time.process_time() - started < 2.0
+
+
+def test_gap_and_the_solver_limit(population, monkeypatch):
+    unproven = placement.Choice(("us-east1",), 10.0, 20.0, MILP, 9.0, 0.1)
+    assert unproven.gap == pytest.approx(0.1)
+    assert placement.Choice(("us-east1",), 10.0, 20.0, MILP, 10.0 - 1e-14, 0.1).gap == 0
+    monkeypatch.setattr(placement, "MILP_TIME_LIMIT_S", 1e-6)
+    with pytest.raises(placement.SolverError) as caught:
+        placement.choose(5, population, ALL, method=MILP)
+    assert caught.value.exit_code == 1 and "no solution within 1e-06 s" in caught.value.message
