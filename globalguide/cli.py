@@ -538,10 +538,9 @@ def _suggest_table(document: dict):
     rows = [[f"best {b['k']}", ", ".join(b["regions"]), f"{b['mean_rtt_ms']:.1f}",
              f"{b['p95_rtt_ms']:.1f}", "" if b["gain_ms"] is None else f"{b['gain_ms']:.1f}"]
             for b in document["best"]]  # fmt: skip
-    for label in ("baseline", "current"):
-        if label in document:
-            row = document[label]
-            title = "tutorial" if label == "baseline" else "current"
+    for key, title in (("baseline", "tutorial"), ("current", "current")):
+        if key in document:
+            row = document[key]
             rows.append([title, ", ".join(row["regions"]), f"{row['mean_rtt_ms']:.1f}",
                          f"{row['p95_rtt_ms']:.1f}", ""])  # fmt: skip
     return UI.table(
