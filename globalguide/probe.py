@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from globalguide import geo
+from globalguide import demand, geo, placement
 from globalguide.errors import UsageError
 
 MAX_COUNT = 20
@@ -114,10 +114,11 @@ class CityProbe:
 
 
 @functools.lru_cache(maxsize=1)
-def best_single_region() -> geo.Suggestion:
+def best_single_region() -> placement.Choice:
     """The one Cloud Run region with the lowest population-weighted modelled RTT over the
     largest cities: what a single-region deployment would at best offer."""
-    return geo.suggest_regions(1, cities=geo.largest_cities(BEST_SINGLE_BASIS_CITIES))
+    points = demand.population(BEST_SINGLE_BASIS_CITIES).points
+    return placement.choose(1, points, sorted(geo.REGIONS))
 
 
 def modelled_for(city: geo.City | None, deployed: Sequence[str], served: str | None) -> dict:
@@ -146,27 +147,31 @@ def modelled_for(city: geo.City | None, deployed: Sequence[str], served: str | N
 # ---------------------------------------------------------------------- city resolution
 
 
+def resolve_city(name: str) -> geo.City:
+    """One city by name; UsageError (exit 2) naming the candidates for an ambiguous name
+    and the closest matches for an unknown one."""
+    try:
+        return geo.find_city(name)
+    except geo.AmbiguousCity as exc:
+        listed = "; ".join(f"{c.label} (pop. {c.population:,})" for c in exc.candidates[:5])
+        raise UsageError(
+            f"{name[:80]!r} matches several cities: {listed}.",
+            hint=f"Add a country or state, e.g. --as-city '{exc.candidates[0].label}'.",
+        ) from None
+    except geo.CityNotFound as exc:
+        close = "; ".join(c.label for c in exc.suggestions)
+        raise UsageError(
+            f"No known city matches {name[:80]!r}." + (f" Closest: {close}." if close else ""),
+            hint="Cities come from the geonames table of places over 15,000 people.",
+        ) from None
+
+
 def resolve_cities(names: Sequence[str], top: int | None) -> list[geo.City]:
     """The cities asked for, in order, without repeats; UsageError (exit 2) naming the
     candidates for an ambiguous name and the closest matches for an unknown one."""
     if top is not None and not 1 <= top <= MAX_CITIES_TOP:
         raise UsageError(f"--cities-top must be between 1 and {MAX_CITIES_TOP}.")
-    cities: list[geo.City] = []
-    for name in names:
-        try:
-            cities.append(geo.find_city(name))
-        except geo.AmbiguousCity as exc:
-            listed = "; ".join(f"{c.label} (pop. {c.population:,})" for c in exc.candidates[:5])
-            raise UsageError(
-                f"{name[:80]!r} matches several cities: {listed}.",
-                hint=f"Add a country or state, e.g. --as-city '{exc.candidates[0].label}'.",
-            ) from None
-        except geo.CityNotFound as exc:
-            close = "; ".join(c.label for c in exc.suggestions)
-            raise UsageError(
-                f"No known city matches {name[:80]!r}." + (f" Closest: {close}." if close else ""),
-                hint="Cities come from the geonames table of places over 15,000 people.",
-            ) from None
+    cities = [resolve_city(name) for name in names]
     if top:
         cities.extend(geo.largest_cities(top))
     unique = list({c.geonameid: c for c in cities}.values())

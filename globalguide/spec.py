@@ -10,9 +10,12 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from globalguide.errors import UsageError
+
+if TYPE_CHECKING:
+    from globalguide.suggest import Suggested
 
 DEFAULT_NAME = "local-guide"
 DEFAULT_MIN_INSTANCES = 0
@@ -49,6 +52,8 @@ class DeploySpec:
     concurrency: int = DEFAULT_CONCURRENCY
     domain: str | None = None
     local: bool = False
+    # Set when the regions were chosen by `--regions suggest:K`: what was chosen and why.
+    region_choice: Suggested | None = None
 
     def validated(self) -> DeploySpec:
         """This spec if every value is usable, else a UsageError naming the first bad one."""
@@ -183,8 +188,23 @@ def build_spec(
             or gcloud_project(env)
             or ""
         )
+    choice = _suggested(merged.get("regions", ()), flags.get("weights"))
+    if choice is not None:
+        merged.update(regions=choice.regions, region_choice=choice)
     spec = DeploySpec(local=local, **merged)
     return spec.validated()
+
+
+def _suggested(regions: tuple[str, ...], weights: Path | None) -> Suggested | None:
+    """The choice `--regions suggest:K` makes; None for a list of regions."""
+    from globalguide import suggest
+
+    k = suggest.parse_spec(regions)
+    if k is None:
+        if weights is not None:
+            raise UsageError("--weights applies only with --regions suggest:K.")
+        return None
+    return suggest.for_deploy(k, weights)
 
 
 def with_overrides(spec: DeploySpec, **changes: Any) -> DeploySpec:

