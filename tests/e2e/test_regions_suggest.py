@@ -75,11 +75,11 @@ def test_constraints_hold_and_the_table_shows_every_k():
         "regions", "suggest", "-k", "4", "--model", "gemini-2.5-flash",
         "--require", "europe-west1", "--exclude", "asia-east2", "--exclude", "asia-south1",
     )  # fmt: skip
-    from globalguide.models import REGIONAL_MODELS
+    from globalguide.models import MODELS
 
     for row in document["best"]:
         assert "europe-west1" in row["regions"]
-        assert set(row["regions"]) <= REGIONAL_MODELS["gemini-2.5-flash"]
+        assert set(row["regions"]) <= MODELS["gemini-2.5-flash"].regions
         assert not {"asia-east2", "asia-south1"} & set(row["regions"])
     assert document["constraints"]["required"] == ["europe-west1"]
     human = run_cli("regions", "suggest", "-k", "2").stdout

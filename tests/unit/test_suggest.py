@@ -6,7 +6,7 @@ import pytest
 
 from globalguide import demand, geo, placement, suggest
 from globalguide.errors import UsageError
-from globalguide.models import REGIONAL_MODELS
+from globalguide.models import MODELS
 from globalguide.spec import build_spec
 
 
@@ -67,7 +67,8 @@ def test_a_list_of_regions_has_no_choice(tmp_path):
 
 def test_constraints():
     rules = suggest.constraints("gemini-2.5-flash", ("Europe-West1",), ("us-east1",))
-    assert set(rules.candidates) == REGIONAL_MODELS["gemini-2.5-flash"] - {"us-east1"}
+    served = MODELS["gemini-2.5-flash"].regions & set(geo.REGIONS)
+    assert set(rules.candidates) == served - {"us-east1"}
     assert rules.required == ("europe-west1",) and rules.excluded == ("us-east1",)
     assert len(suggest.constraints().candidates) == len(geo.REGIONS)
     for args, message in [
