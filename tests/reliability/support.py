@@ -41,6 +41,11 @@ def served_from(url: str, region: str) -> str | None:
     return response.json()["meta"].get("served_from_region")
 
 
+def serves_every_region(url: str, regions) -> bool:
+    """Whether a client near each region is answered by that very region."""
+    return all(served_from(url, region) == region for region in regions)
+
+
 def deploy_then_teardown(endpoint: str, project: str, seed: int, rate: float) -> dict:
     """Reset the emulator, inject faults at ``rate`` from ``seed``, deploy, ask each region's
     area which region served it, tear down (still under faults); returns what happened.

@@ -14,7 +14,7 @@ from globalguide.cloud.names import RUNTIME_ROLES, Names
 from globalguide.cloud.plan import CREATE, Step
 from globalguide.cloud.resources import Context, RuntimeAccount, RuntimeRoles
 from globalguide.spec import DeploySpec
-from tests.reliability.support import control, resources_left, serves
+from tests.reliability.support import control, resources_left, serves_every_region
 
 OTHERS = ("roles/owner", "user:owner@example.com")
 
@@ -38,7 +38,7 @@ def test_services_run_as_the_dedicated_account_and_teardown_removes_it(setup):
     endpoint, clients, spec = setup
     names = Names(spec.name, spec.project)
     document = deployment.apply_deploy(deployment.make_plan(spec, clients), clients)
-    assert serves(document["url"])
+    assert serves_every_region(document["url"], spec.regions)
     state = control(endpoint, "state")
     accounts = [a["email"] for a in state["iam"]["serviceAccounts"]]
     assert sorted(accounts) == sorted([names.runtime_account, names.build_account])
