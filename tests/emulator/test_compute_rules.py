@@ -494,7 +494,9 @@ def test_https_proxy_needs_a_certificate(chain):
     assert "At least 1 SSL certificate must be specified" in err.message
 
 
-CERT_MAP = f"//certificatemanager.googleapis.com/projects/{P}/locations/global/certificateMaps/guide"
+CERT_MAP = (
+    f"//certificatemanager.googleapis.com/projects/{P}/locations/global/certificateMaps/guide"
+)
 
 
 def test_https_proxy_with_a_certificate_map_only(chain):
