@@ -250,3 +250,277 @@ def test_a_rule_left_without_its_label_is_updated_by_set_labels_alone(enabled, e
     mutating = [r for r in requests_log(endpoint)[before:] if r["mutating"]]
     assert [r["path"].rsplit("/", 1)[-1] for r in mutating] == ["setLabels"]
     assert rule.same(rule.read(enabled))
+
+
+# ------------------------------------------------------------------ serverless NEG fields
+def neg_insert(c, **fields):
+    neg = serverless_neg("n2")
+    for key, value in fields.items():
+        setattr(neg, key, value)
+    return c.region_negs.insert(project=P, region=REGIONS[0], network_endpoint_group_resource=neg)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("default_port", 8080), ("network", "global/networks/default")],
+)
+def test_serverless_neg_refuses_default_port_and_network(enabled, field, value):
+    err = bad(neg_insert, enabled, **{field: value})
+    assert "cannot be set for a network endpoint group of type SERVERLESS" in err.message
+
+
+@pytest.mark.parametrize(
+    "run", [{"service": "Guide"}, {"service": "g" * 64}, {"service": "guide", "tag": "-x"}]
+)
+def test_cloud_run_service_and_tag_are_rfc1035_names(enabled, run):
+    err = bad(neg_insert, enabled, cloud_run=compute_v1.NetworkEndpointGroupCloudRun(**run))
+    field = "tag" if "tag" in run else "service"
+    assert f"'resource.cloudRun.{field}'" in err.message
+
+
+def test_cloud_run_tag_that_is_a_name_is_accepted(enabled):
+    run = compute_v1.NetworkEndpointGroupCloudRun(service="guide", tag="revision-0010")
+    neg_insert(enabled, cloud_run=run).result(timeout=30)
+
+
+# ------------------------------------------------------------------ backend service fields
+@pytest.mark.parametrize("scaler", [0.05, 1.5, -0.1])
+def test_capacity_scaler_is_zero_or_a_tenth_to_one(negs, scaler):
+    backends = [compute_v1.Backend(group=neg_link(r), capacity_scaler=scaler) for r in REGIONS]
+    err = bad(
+        negs.backend_services.insert,
+        project=P,
+        backend_service_resource=backend_service(backends=backends),
+    )
+    assert "capacityScaler" in err.message
+
+
+def test_capacity_scaler_zero_needs_another_backend(negs):
+    one = [compute_v1.Backend(group=neg_link(REGIONS[0]), capacity_scaler=0)]
+    err = bad(
+        negs.backend_services.insert,
+        project=P,
+        backend_service_resource=backend_service(backends=one),
+    )
+    assert "only one backend" in err.message
+    two = one + [compute_v1.Backend(group=neg_link(REGIONS[1]))]
+    insert(negs.backend_services, backend_service_resource=backend_service(backends=two))
+
+
+@pytest.mark.parametrize(
+    ("log", "words"),
+    [
+        (compute_v1.BackendServiceLogConfig(enable=True, sample_rate=1.5), "[0, 1]"),
+        (compute_v1.BackendServiceLogConfig(enable=False, sample_rate=0.5), "logging is enabled"),
+        (
+            compute_v1.BackendServiceLogConfig(
+                enable=True, optional_mode="INCLUDE_ALL_OPTIONAL", optional_fields=["a"]
+            ),
+            "optionalMode is CUSTOM",
+        ),
+    ],
+)
+def test_log_config_rules(negs, log, words):
+    err = bad(
+        negs.backend_services.insert,
+        project=P,
+        backend_service_resource=backend_service(log_config=log),
+    )
+    assert words in err.message
+
+
+def test_at_most_one_health_check(negs):
+    checks = [global_link("healthChecks", "a"), global_link("healthChecks", "b")]
+    err = bad(
+        negs.backend_services.insert,
+        project=P,
+        backend_service_resource=backend_service(regions=(), health_checks=checks),
+    )
+    assert "At most one health check" in err.message
+
+
+def test_deploy_sends_backend_groups_as_full_urls():
+    """compute_v1 Backend.group: "You must use the fully-qualified URL (starting with
+    https://www.googleapis.com/) ... Partial URLs are not supported"."""
+    groups = [b.group for b in BackendService(NAMES, REGIONS).desired().backends]
+    assert groups and all(
+        g.startswith("https://www.googleapis.com/compute/v1/projects/") for g in groups
+    )
+
+
+# ------------------------------------------------------------------ URL maps
+def service_url_map(**fields):
+    return url_map_resource(default_service=global_link("backendServices", "bs"), **fields)
+
+
+def url_map_resource(**fields) -> compute_v1.UrlMap:
+    return compute_v1.UrlMap(name="um", **fields)
+
+
+@pytest.fixture
+def service(negs):
+    insert(negs.backend_services, backend_service_resource=backend_service())
+    return negs
+
+
+def matcher(name: str = "m") -> compute_v1.PathMatcher:
+    return compute_v1.PathMatcher(name=name, default_service=global_link("backendServices", "bs"))
+
+
+@pytest.mark.parametrize(
+    ("host_rules", "matchers", "words"),
+    [
+        ([compute_v1.HostRule(hosts=["a.example.com"], path_matcher="x")], [matcher()], "'x'"),
+        ([], [matcher(), matcher()], "Duplicate path matcher"),
+        ([compute_v1.HostRule(hosts=["a*b.example.com"], path_matcher="m")], [matcher()], "host"),
+        (
+            [
+                compute_v1.HostRule(hosts=["a.example.com"], path_matcher="m"),
+                compute_v1.HostRule(hosts=["a.example.com"], path_matcher="m"),
+            ],
+            [matcher()],
+            "more than one host rule",
+        ),
+    ],
+)
+def test_host_rules_and_path_matchers_agree(service, host_rules, matchers, words):
+    err = bad(
+        service.url_maps.insert,
+        project=P,
+        url_map_resource=service_url_map(host_rules=host_rules, path_matchers=matchers),
+    )
+    assert words in err.message
+
+
+def test_host_rule_wildcards_are_accepted(service):
+    rules = [compute_v1.HostRule(hosts=["*.example.com", "*", "b.example.com:8080"])]
+    rules[0].path_matcher = "m"
+    insert(
+        service.url_maps,
+        url_map_resource=service_url_map(host_rules=rules, path_matchers=[matcher()]),
+    )
+
+
+def test_url_map_tests_must_pass(service):
+    insert(
+        service.backend_services,
+        backend_service_resource=backend_service("other", regions=()),
+    )
+    rules = [compute_v1.HostRule(hosts=["api.example.com"], path_matcher="m")]
+    paths = [
+        compute_v1.PathMatcher(
+            name="m",
+            default_service=global_link("backendServices", "bs"),
+            path_rules=[
+                compute_v1.PathRule(
+                    paths=["/v2/*"], service=global_link("backendServices", "other")
+                )
+            ],
+        )
+    ]
+    passing = compute_v1.UrlMapTest(
+        host="api.example.com", path="/v2/x", service=global_link("backendServices", "other")
+    )
+    failing = compute_v1.UrlMapTest(
+        host="api.example.com", path="/v1/x", service=global_link("backendServices", "other")
+    )
+    err = bad(
+        service.url_maps.insert,
+        project=P,
+        url_map_resource=service_url_map(
+            host_rules=rules, path_matchers=paths, tests=[passing, failing]
+        ),
+    )
+    assert "Test failed" in err.message
+    insert(
+        service.url_maps,
+        url_map_resource=service_url_map(host_rules=rules, path_matchers=paths, tests=[passing]),
+    )
+
+
+def test_url_map_tests_limit_and_service_with_redirect_code(service):
+    test = compute_v1.UrlMapTest(
+        host="a.example.com", path="/", service=global_link("backendServices", "bs")
+    )
+    err = bad(
+        service.url_maps.insert, project=P, url_map_resource=service_url_map(tests=[test] * 101)
+    )
+    assert "at most 100 tests" in err.message
+    test.expected_redirect_response_code = 301
+    err = bad(service.url_maps.insert, project=P, url_map_resource=service_url_map(tests=[test]))
+    assert "expectedRedirectResponseCode" in err.message
+
+
+# ------------------------------------------------------------------ front end
+def test_certificate_map_must_be_a_certificate_manager_url(enabled):
+    insert(
+        enabled.url_maps,
+        url_map_resource=compute_v1.UrlMap(
+            name="redirect",
+            default_url_redirect=compute_v1.HttpRedirectAction(host_redirect="x.io"),
+        ),
+    )
+    err = bad(
+        enabled.target_https_proxies.insert,
+        project=P,
+        target_https_proxy_resource=compute_v1.TargetHttpsProxy(
+            name="spx", url_map=global_link("urlMaps", "redirect"), certificate_map="maps/guide"
+        ),
+    )
+    assert "'resource.certificateMap'" in err.message
+
+
+@pytest.fixture
+def chain(enabled):
+    build_chain(enabled)
+    return enabled
+
+
+def proxy_rule(**fields) -> compute_v1.ForwardingRule:
+    values = {
+        "name": "fr2",
+        "I_p_protocol": "TCP",
+        "target": global_link("targetHttpProxies", "px"),
+        "load_balancing_scheme": "EXTERNAL_MANAGED",
+    }
+    values.update(fields)
+    return compute_v1.ForwardingRule(**values)
+
+
+@pytest.mark.parametrize("fields", [{"ports": ["8081"]}, {"all_ports": True}])
+def test_proxy_rules_take_port_range_not_ports(chain, fields):
+    err = bad(
+        chain.global_forwarding_rules.insert,
+        project=P,
+        forwarding_rule_resource=proxy_rule(port_range="8081", **fields),
+    )
+    assert "use portRange" in err.message
+
+
+def test_rule_address_must_have_the_rules_ip_version(chain):
+    err = bad(
+        chain.global_forwarding_rules.insert,
+        project=P,
+        forwarding_rule_resource=proxy_rule(
+            port_range="8081", I_p_address=global_link("addresses", "ip"), ip_version="IPV6"
+        ),
+    )
+    assert "IPV4" in err.message and "IPV6" in err.message
+
+
+# ------------------------------------------------------------------ probe VM metadata
+def test_metadata_value_and_total_size_limits(enabled):
+    from tests.emulator.test_compute_instances import create
+
+    big = compute_v1.Metadata(items=[compute_v1.Items(key="startup-script", value="x" * 262_145)])
+    err = bad(create, enabled, metadata=big)
+    assert "262144 bytes" in err.message
+    near = "x" * 262_144
+    two = compute_v1.Metadata(
+        items=[compute_v1.Items(key="a", value=near), compute_v1.Items(key="b", value=near)]
+    )
+    err = bad(create, enabled, metadata=two)
+    assert "total size" in err.message
+    long_key = compute_v1.Metadata(items=[compute_v1.Items(key="k" * 128, value="v")])
+    assert "128 bytes" in bad(create, enabled, metadata=long_key).message
+    create(enabled, metadata=compute_v1.Metadata(items=[compute_v1.Items(key="k", value=near)]))

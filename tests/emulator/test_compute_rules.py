@@ -494,14 +494,18 @@ def test_https_proxy_needs_a_certificate(chain):
     assert "At least 1 SSL certificate must be specified" in err.message
 
 
+CERT_MAP = (
+    f"//certificatemanager.googleapis.com/projects/{P}/locations/global/certificateMaps/guide"
+)
+
+
 def test_https_proxy_with_a_certificate_map_only(chain):
     insert(
         chain.target_https_proxies,
         target_https_proxy_resource=compute_v1.TargetHttpsProxy(
             name="spx",
             url_map=global_link("urlMaps", "um"),
-            certificate_map=f"//certificatemanager.googleapis.com/projects/{P}/locations/global/"
-            "certificateMaps/guide",
+            certificate_map=CERT_MAP,
         ),
     )
 
@@ -536,7 +540,7 @@ def test_set_ssl_certificates_needs_one(chain):
     insert(
         chain.target_https_proxies,
         target_https_proxy_resource=compute_v1.TargetHttpsProxy(
-            name="spx", url_map=global_link("urlMaps", "um"), certificate_map="//x/y"
+            name="spx", url_map=global_link("urlMaps", "um"), certificate_map=CERT_MAP
         ),
     )
     err = bad(

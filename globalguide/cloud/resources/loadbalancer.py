@@ -22,6 +22,8 @@ from globalguide.cloud.resources.base import (
     wait_operation,
 )
 
+COMPUTE_URL = "https://www.googleapis.com/compute/v1/"
+
 
 class _Compute(Resource):
     """Compute resources: reads and deletes through one client, inserts with a requestId."""
@@ -198,8 +200,11 @@ class BackendService(_Compute):
             # No timeout_sec: with serverless NEG backends the API refuses it (the request
             # timeout is Cloud Run's own; terraform-google-lb-http PR #358).
             backends=[
+                # compute_v1 Backend.group: "You must use the fully-qualified URL ...
+                # Partial URLs are not supported."
                 compute_v1.Backend(
-                    group=self.names.region_link(r, "networkEndpointGroups", self.names.neg)
+                    group=COMPUTE_URL
+                    + self.names.region_link(r, "networkEndpointGroups", self.names.neg)
                 )
                 for r in sorted(self.regions)
             ],

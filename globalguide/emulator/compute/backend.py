@@ -7,6 +7,8 @@ creationTimestamp, selfLink); the caller adds the fingerprint.
 
 from __future__ import annotations
 
+import random
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +17,8 @@ from google.cloud import compute_v1
 from globalguide.emulator.compute.errors import invalid_value, required
 from globalguide.emulator.compute.headers import check_custom_headers, check_header_action
 from globalguide.emulator.compute.links import scope_link
-from globalguide.emulator.compute.validate import References, check_enum
+from globalguide.emulator.compute.validate import References, check_enum, check_name
+from globalguide.emulator.dataplane.urlmap import resolve
 
 SERVERLESS_TARGETS = ("cloudRun", "appEngine", "cloudFunction", "serverlessDeployment")
 ZONAL_ONLY_TYPES = ("GCE_VM_IP", "GCE_VM_IP_PORT")
@@ -34,6 +37,7 @@ CAPACITY_FIELDS = (
     "maxInFlightRequestsPerInstance",
     "maxInFlightRequestsPerEndpoint",
 )
+MAX_HEALTH_CHECKS = 1
 OUTLIER_DETECTION_SCHEMES = ("EXTERNAL_MANAGED", "INTERNAL_SELF_MANAGED")
 # compute_v1 BackendService.timeoutSec docstring: default 30, range 1 through 2,147,483,647.
 DEFAULT_TIMEOUT_SEC = 30
@@ -75,8 +79,22 @@ def build_neg(
             "A serverless network endpoint group must specify exactly one of cloudRun, "
             "appEngine, cloudFunction or serverlessDeployment.",
         )
+    for field in ("defaultPort", "network", "subnetwork"):
+        if body.get(field) not in (None, "", 0):
+            # compute_v1 NetworkEndpointGroup.default_port ("must not be specified") and
+            # .network ("cannot be set for NEGs with networkEndpointType set to SERVERLESS").
+            raise invalid_value(
+                f"resource.{field}",
+                body[field],
+                f"{field} cannot be set for a network endpoint group of type SERVERLESS.",
+            )
     target = targets[0]
     spec = body[target]
+    if target == "cloudRun":
+        # compute_v1 NetworkEndpointGroupCloudRun.service and .tag: 1-63 characters, RFC 1035.
+        for key in ("service", "tag"):
+            if spec.get(key) not in (None, ""):
+                check_name(spec[key], f"resource.cloudRun.{key}")
     needs = {
         "cloudRun": ("service", "urlMask"),
         "cloudFunction": ("function", "urlMask"),
@@ -113,6 +131,13 @@ def build_backend_service(
     )
     backends, serverless = _backends(refs, body.get("backends") or [])
     health_checks = list(body.get("healthChecks") or [])
+    if len(health_checks) > MAX_HEALTH_CHECKS:
+        # compute_v1 BackendService.health_checks: "at most one health check".
+        raise invalid_value(
+            "resource.healthChecks",
+            len(health_checks),
+            "At most one health check can be specified for a backend service.",
+        )
     if health_checks and serverless:
         # terraform-provider-google#7311, lb-http#149: the API's words.
         raise invalid_value(
@@ -138,6 +163,7 @@ def build_backend_service(
             "Outlier detection is not supported.",
         )
     _check_timeout(body.get("timeoutSec"), serverless)
+    _check_log_config(body.get("logConfig"))
     envoy = scheme != "EXTERNAL"
     check_custom_headers(
         body.get("customRequestHeaders") or [], "resource.customRequestHeaders", envoy=envoy
@@ -193,10 +219,63 @@ def _backends(refs: References, raw: list[Any]) -> tuple[list[dict[str, Any]], b
                     f"per region; {serverless_regions[region]} is in the same region.",
                 )
             serverless_regions[region] = group
+        _check_capacity_scaler(backend.get("capacityScaler"), len(raw), where)
         entry = {**backend, "group": group, "balancingMode": mode}
         entry.setdefault("capacityScaler", 1)
         backends.append(entry)
     return backends, bool(serverless_regions)
+
+
+def _check_capacity_scaler(raw: Any, backend_count: int, where: str) -> None:
+    """compute_v1 Backend.capacity_scaler: "The valid ranges are 0.0 and [0.1,1.0]" and "You
+    cannot configure a setting of 0 when there is only one backend"."""
+    if raw is None:
+        return
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise invalid_value(f"{where}.capacityScaler", raw, "Must be a number.")
+    if raw != 0 and not 0.1 <= raw <= 1.0:
+        raise invalid_value(
+            f"{where}.capacityScaler",
+            raw,
+            "The capacity scaler must be 0.0 or between 0.1 and 1.0, inclusive.",
+        )
+    if raw == 0 and backend_count == 1:
+        raise invalid_value(
+            f"{where}.capacityScaler",
+            raw,
+            "The capacity scaler cannot be 0 when the backend service has only one backend.",
+        )
+
+
+def _check_log_config(raw: Any) -> None:
+    """compute_v1 BackendServiceLogConfig: sampleRate in [0, 1]; sampleRate and optionalMode
+    "can only be specified if logging is enabled"; optionalFields only with CUSTOM."""
+    if not raw:
+        return
+    enabled = bool(raw.get("enable"))
+    rate = raw.get("sampleRate")
+    if rate is not None and not 0 <= rate <= 1:
+        raise invalid_value(
+            "resource.logConfig.sampleRate", rate, "The sample rate must be in [0, 1]."
+        )
+    for field in ("sampleRate", "optionalMode", "optionalFields"):
+        if raw.get(field) not in (None, [], "") and not enabled:
+            raise invalid_value(
+                f"resource.logConfig.{field}",
+                raw[field],
+                f"{field} can only be specified if logging is enabled.",
+            )
+    mode = check_enum(
+        raw.get("optionalMode"),
+        compute_v1.BackendServiceLogConfig.OptionalMode,
+        "resource.logConfig.optionalMode",
+    )
+    if raw.get("optionalFields") and mode != "CUSTOM":
+        raise invalid_value(
+            "resource.logConfig.optionalFields",
+            raw["optionalFields"],
+            "optionalFields can only be specified if optionalMode is CUSTOM.",
+        )
 
 
 def _check_serverless_backend(backend: dict[str, Any], mode: str, where: str) -> None:
@@ -259,6 +338,7 @@ def build_url_map(refs: References, body: dict[str, Any], base: dict[str, Any]) 
             "Only one of defaultUrlRedirect, defaultService or "
             "defaultRouteAction.weightedBackendService can be set.",
         )
+    _check_host_rules(out)
     _rewrite_services(
         out,
         lambda field, value: refs.existing(f"resource.{field}", value, SERVICE_COLLECTIONS),
@@ -283,7 +363,84 @@ def build_url_map(refs: References, body: dict[str, Any], base: dict[str, Any]) 
                     "headerAction is not supported for load balancers that have their "
                     "loadBalancingScheme set to EXTERNAL.",
                 )
+    _run_tests(refs, out)
     return out
+
+
+MAX_URL_MAP_TESTS = 100  # compute_v1 UrlMap.tests: "a maximum of 100 tests per UrlMap"
+# compute_v1 HostRule.hosts: host names with an optional port; "*" only first, followed by
+# "-" or "." when anything follows it.
+_HOST_PATTERN = re.compile(r"(?:\*|\*[-.][a-z0-9.-]*|[a-z0-9][a-z0-9.-]*)(?::\d{1,5})?\Z")
+
+
+def _check_host_rules(url_map: dict[str, Any]) -> None:
+    """Host rules name path matchers that exist; path matcher names are unique; hosts follow
+    the HostRule.hosts pattern and appear in one host rule only."""
+    names: set[str] = set()
+    for m, matcher in enumerate(url_map.get("pathMatchers") or []):
+        name = matcher.get("name")
+        if not name:
+            raise required(f"resource.pathMatchers[{m}].name")
+        if name in names:
+            raise invalid_value(
+                f"resource.pathMatchers[{m}].name", name, "Duplicate path matcher name."
+            )
+        names.add(name)
+    hosts: set[str] = set()
+    for r, rule in enumerate(url_map.get("hostRules") or []):
+        wanted = rule.get("pathMatcher")
+        if not wanted:
+            raise required(f"resource.hostRules[{r}].pathMatcher")
+        if wanted not in names:
+            raise invalid_value(
+                f"resource.hostRules[{r}].pathMatcher",
+                wanted,
+                f"The path matcher '{wanted}' is not defined in pathMatchers.",
+            )
+        if not rule.get("hosts"):
+            raise required(f"resource.hostRules[{r}].hosts")
+        for h, host in enumerate(rule["hosts"]):
+            where = f"resource.hostRules[{r}].hosts[{h}]"
+            if not isinstance(host, str) or not _HOST_PATTERN.match(host.lower()):
+                raise invalid_value(where, host, "Invalid host pattern.")
+            if host.lower() in hosts:
+                raise invalid_value(where, host, "The host appears in more than one host rule.")
+            hosts.add(host.lower())
+
+
+def _run_tests(refs: References, url_map: dict[str, Any]) -> None:
+    """compute_v1 UrlMap.tests: "Request to update the UrlMap succeeds only if all test cases
+    pass"; UrlMapTest.service "cannot be set if expectedRedirectResponseCode is set"."""
+    tests = url_map.get("tests") or []
+    if len(tests) > MAX_URL_MAP_TESTS:
+        raise invalid_value(
+            "resource.tests",
+            len(tests),
+            f"A URL map can have at most {MAX_URL_MAP_TESTS} tests.",
+        )
+    for t, test in enumerate(tests):
+        where = f"resource.tests[{t}]"
+        if test.get("service") and test.get("expectedRedirectResponseCode"):
+            raise invalid_value(
+                f"{where}.service",
+                test["service"],
+                "service cannot be set together with expectedRedirectResponseCode.",
+            )
+        for field in ("host", "path"):
+            if not test.get(field):
+                raise required(f"{where}.{field}")
+        route = resolve(url_map, test["host"], test["path"], random.Random(0))
+        if test.get("service"):
+            want = refs.existing(f"{where}.service", test["service"], SERVICE_COLLECTIONS)
+            test["service"] = want
+            got = route.service if route is not None else None
+            if got != want:
+                raise invalid_value(
+                    where,
+                    "",
+                    f"Test failed: host '{test['host']}' and path '{test['path']}' map to "
+                    f"'{got or 'no service'}', expected '{want}'.",
+                )
 
 
 def has_https_redirect(url_map: dict[str, Any]) -> bool:

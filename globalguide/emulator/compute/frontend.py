@@ -26,6 +26,9 @@ MAX_MANAGED_DOMAINS = 100  # per Google-managed certificate (load-balancing/docs
 CLASSIC_PORTS = {"targetHttpProxies": (80, 8080), "targetHttpsProxies": (443,)}
 DEFAULT_PORT = {"targetHttpProxies": 80, "targetHttpsProxies": 443}
 _PORT_RANGE = re.compile(r"(\d+)(?:-(\d+))?\Z")
+_CERTIFICATE_MAP = re.compile(
+    r"//certificatemanager\.googleapis\.com/projects/[^/]+/locations/[^/]+/certificateMaps/[^/]+\Z"
+)
 _DOMAIN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 
 
@@ -155,8 +158,16 @@ def build_proxy(
             "resource.quicOverride",
             default="NONE",
         )
+        certificate_map = body.get("certificateMap")
+        if certificate_map and not _CERTIFICATE_MAP.match(str(certificate_map)):
+            # compute_v1 TargetHttpsProxy.certificate_map: "Accepted format is
+            # //certificatemanager.googleapis.com/projects/{project}/locations/{location}/
+            # certificateMaps/{resourceName}".
+            raise invalid_value(
+                "resource.certificateMap", certificate_map, "The certificate map URL is malformed."
+            )
         certificates = body.get("sslCertificates") or []
-        if certificates or not body.get("certificateMap"):
+        if certificates or not certificate_map:
             out["sslCertificates"] = check_certificates(refs, certificates, "resource")
     return out
 
@@ -241,6 +252,16 @@ def build_forwarding_rule(
         raise invalid_value(
             "resource.IPProtocol", protocol, "A target proxy forwarding rule must use TCP."
         )
+    for field in ("ports", "allPorts"):
+        if body.get(field):
+            # compute_v1 ForwardingRule.ports / .all_ports: exclusive with portRange and
+            # applicable only to passthrough Network Load Balancers and protocol forwarding.
+            raise invalid_value(
+                f"resource.{field}",
+                body[field],
+                f"{field} cannot be set for a forwarding rule whose target is a target proxy; "
+                "use portRange.",
+            )
     port = _port(body.get("portRange"), target_ref.collection, scheme)
     want = backend_scheme(refs.state, target)
     if want is not None and want != scheme:
@@ -314,8 +335,19 @@ def _ip_address(refs: References, body: dict[str, Any]) -> tuple[str | None, str
         raise invalid_value(
             "resource.IPAddress", raw, "A global forwarding rule needs a global address."
         )
-    if refs.state.get("addresses", ref.link) is None:
+    address = refs.state.get("addresses", ref.link)
+    if address is None:
         raise missing(ref.path)
+    version = body.get("ipVersion")
+    if version and version != address.get("ipVersion", "IPV4"):
+        # compute_v1 ForwardingRule.ip_version names the version the rule uses; an address
+        # of the other version cannot serve it.
+        raise invalid_value(
+            "resource.IPAddress",
+            raw,
+            f"The address is {address.get('ipVersion', 'IPV4')} but the forwarding rule "
+            f"asks for {version}.",
+        )
     return ref.link, None
 
 

@@ -45,7 +45,12 @@ _FALLBACK_ZONES = {
     "europe-west1": ("europe-west1-b", "europe-west1-c", "europe-west1-d"),
     "asia-northeast1": ("asia-northeast1-a", "asia-northeast1-b", "asia-northeast1-c"),
 }
-_METADATA_KEY = re.compile(r"[a-zA-Z0-9_-]{1,128}\Z")
+# compute_v1 Items.key: "[a-zA-Z0-9-_]+, and be less than 128 bytes"; Items.value: "less
+# than or equal to 262144 bytes (256 KiB)"; Metadata.items: "The total size of all keys and
+# values must be less than 512 KB".
+_METADATA_KEY = re.compile(r"[a-zA-Z0-9_-]{1,127}\Z")
+MAX_METADATA_VALUE_BYTES = 262_144
+MAX_METADATA_TOTAL_BYTES = 512 * 1024
 
 
 def zone_regions() -> dict[str, str]:
@@ -134,17 +139,35 @@ def build_instance(
 def _metadata(raw: Any) -> dict[str, Any]:
     items = list((raw or {}).get("items") or [])
     seen: set[str] = set()
+    total = 0
     for index, item in enumerate(items):
         key = item.get("key", "")
         if not _METADATA_KEY.match(key):
             raise invalid_value(
                 f"resource.metadata.items[{index}].key",
                 key,
-                "Metadata keys may contain letters, digits, '-' and '_', up to 128 characters.",
+                "Metadata keys may contain letters, digits, '-' and '_', less than 128 bytes.",
             )
         if key in seen:
             raise invalid_value("resource.metadata", key, f"Duplicate metadata key '{key}'.")
         seen.add(key)
+        value = item.get("value") or ""
+        size = len(value.encode())
+        if size > MAX_METADATA_VALUE_BYTES:
+            raise invalid_value(
+                f"resource.metadata.items[{index}].value",
+                key,
+                f"Metadata values can be at most {MAX_METADATA_VALUE_BYTES} bytes; this one "
+                f"is {size}.",
+            )
+        total += len(key.encode()) + size
+    if total >= MAX_METADATA_TOTAL_BYTES:
+        raise invalid_value(
+            "resource.metadata",
+            "",
+            f"The total size of all metadata keys and values must be less than "
+            f"{MAX_METADATA_TOTAL_BYTES} bytes; it is {total}.",
+        )
     out: dict[str, Any] = {"kind": "compute#metadata", "fingerprint": fingerprint({"i": items})}
     if items:
         out["items"] = items
