@@ -707,6 +707,8 @@ def regions_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
                 ]
                 for r in rows
             ],
+            keep=("region",),
+            optional=("lat", "lon"),
         ),  # fmt: skip
     )
 

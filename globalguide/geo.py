@@ -212,6 +212,8 @@ class AmbiguousCity(ValueError):
 MAX_QUERY_CHARS = 200
 # The most populous match wins only when it is this many times the runner-up's size.
 AMBIGUITY_RATIO = 5
+# A city matched only by an alternate name beats own-name matches at this ratio or more.
+ALIAS_DOMINANCE_RATIO = 10
 _MAX_CANDIDATES = 10
 _MAX_SUGGESTIONS = 5
 
@@ -363,6 +365,13 @@ def find_city(query: str) -> City:
     gaz = _gazetteer()
     own = [gaz.cities[i] for i in gaz.by_name.get(key, ())]
     matches = [c for c in own if all(_qualifies(c, q) for q in qualifiers)]
+    if matches and not qualifiers:
+        # A city known by this name only as an alternate still wins when it dwarfs every
+        # city whose own name it is ("St. Petersburg": Saint Petersburg, RU, not Florida).
+        aka = _by_population(gaz.cities[i] for i in _by_alias().get(key, ()))
+        top_own = max(c.population for c in matches)
+        if aka and aka[0].population >= ALIAS_DOMINANCE_RATIO * max(top_own, 1):
+            return aka[0]
     if not matches:
         aka = [gaz.cities[i] for i in _by_alias().get(key, ())]
         matches = [c for c in aka if all(_qualifies(c, q) for q in qualifiers)]

@@ -85,27 +85,40 @@ class UI:
                     if cells
                     else len(columns[index])
                 )
+            # A header word (it may be a region name) is never cut; cells fold past 12.
             longest_word = max((len(w) for c in cells for w in c.split()), default=1)
-            return min(
-                max(len(columns[index].split()[0]) if columns[index] else 1, longest_word), 12
-            )
+            header_word = max((len(w) for w in columns[index].split()), default=1)
+            return max(header_word, min(longest_word, 12))
 
+        def build(shown: list[int]) -> Table:
+            table = Table(title=title, title_justify="left", header_style="bold")
+            for i in shown:
+                if columns[i] in keep:
+                    table.add_column(columns[i], no_wrap=True, min_width=needed(i))
+                else:
+                    table.add_column(columns[i], overflow="fold", min_width=needed(i))
+            for row in texts:
+                table.add_row(*(escape(row[i]) for i in shown))
+            return table
+
+        console = Console(width=width)
+        table = build(shown)
         for name in optional:
             if name not in columns:
                 continue
-            total = sum(needed(i) + 3 for i in shown) + 1
-            if total <= width:
+            if _fits(console, table):
                 break
             shown.remove(columns.index(name))
-        table = Table(title=title, title_justify="left", header_style="bold")
-        for i in shown:
-            if columns[i] in keep:
-                table.add_column(columns[i], no_wrap=True, min_width=needed(i))
-            else:
-                table.add_column(columns[i], overflow="fold")
-        for row in texts:
-            table.add_row(*(escape(row[i]) for i in shown))
+            table = build(shown)
         return table
+
+
+def _fits(console: Console, table: Table) -> bool:
+    """Whether the table renders whole at the console's width: Rich crops a table whose
+    columns cannot shrink enough, so the top border then loses its right corner."""
+    lines = console.render_lines(table, console.options, pad=False)
+    border = next((line for line in lines if any("┏" in seg.text for seg in line)), None)
+    return border is None or "".join(seg.text for seg in border).rstrip().endswith("┓")
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
