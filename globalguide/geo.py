@@ -212,8 +212,8 @@ class AmbiguousCity(ValueError):
 MAX_QUERY_CHARS = 200
 # The most populous match wins only when it is this many times the runner-up's size.
 AMBIGUITY_RATIO = 5
-# A city matched only by an alternate name beats own-name matches at this ratio or more.
-ALIAS_DOMINANCE_RATIO = 10
+# Abbreviations people type for the first word of a city's name.
+_ABBREVIATIONS = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort"}
 _MAX_CANDIDATES = 10
 _MAX_SUGGESTIONS = 5
 
@@ -344,6 +344,11 @@ def _clean(query: str) -> str:
     return "".join(ch for ch in query if unicodedata.category(ch)[0] != "C").strip()
 
 
+def _expand_abbreviation(key: str) -> str:
+    first, _, rest = key.partition(" ")
+    return f"{_ABBREVIATIONS[first]} {rest}" if first in _ABBREVIATIONS and rest else key
+
+
 def find_city(query: str) -> City:
     """Resolve a city name, in any spelling geonames knows, to one city.
 
@@ -365,13 +370,13 @@ def find_city(query: str) -> City:
     gaz = _gazetteer()
     own = [gaz.cities[i] for i in gaz.by_name.get(key, ())]
     matches = [c for c in own if all(_qualifies(c, q) for q in qualifiers)]
-    if matches and not qualifiers:
-        # A city known by this name only as an alternate still wins when it dwarfs every
-        # city whose own name it is ("St. Petersburg": Saint Petersburg, RU, not Florida).
-        aka = _by_population(gaz.cities[i] for i in _by_alias().get(key, ()))
-        top_own = max(c.population for c in matches)
-        if aka and aka[0].population >= ALIAS_DOMINANCE_RATIO * max(top_own, 1):
-            return aka[0]
+    spelled_out = _expand_abbreviation(key)
+    if spelled_out != key:
+        # "St. Petersburg" is also "Saint Petersburg": both spellings compete, so the
+        # city of five million wins over the one in Florida by population.
+        longer = [gaz.cities[i] for i in gaz.by_name.get(spelled_out, ())]
+        own = own + longer
+        matches = matches + [c for c in longer if all(_qualifies(c, q) for q in qualifiers)]
     if not matches:
         aka = [gaz.cities[i] for i in _by_alias().get(key, ())]
         matches = [c for c in aka if all(_qualifies(c, q) for q in qualifiers)]

@@ -163,11 +163,11 @@ The {SLOWEST_LABELLED} slowest cities are labelled. Hover for the measured time 
 
 def check_map_path(path: Path) -> None:
     """Refuse a map path that cannot be written, before anything is probed."""
+    if path.is_dir():
+        raise UsageError(f"--map {path} is a directory; give a file name.")
     if path.suffix.lower() not in SUFFIXES:
         raise UsageError(f"--map {path}: the file must end in .html or .svg.")
     parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise UsageError(f"--map {path} is a directory; give a file name.")
     if not parent.is_dir():
         raise UsageError(f"Cannot write the map to {path}: {parent} does not exist.")
     if not os.access(parent, os.W_OK):
