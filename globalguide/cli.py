@@ -124,8 +124,6 @@ def emulator_start(
     ctx: typer.Context = None,  # type: ignore[assignment]  # Typer fills it in
 ) -> None:
     """Start the emulator in the background on loopback; returns once it answers."""
-    from click.core import ParameterSource
-
     from globalguide import emulator_control
 
     ui = UI(json_output=json_output, debug=_state["debug"])
@@ -143,7 +141,7 @@ def emulator_start(
         return
     given = {
         name for name in emulator_control.StartOptions.__dataclass_fields__
-        if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+        if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
     }  # fmt: skip
     running, already = emulator_control.start(options, given=given, restart=restart)
     if already:

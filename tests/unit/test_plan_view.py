@@ -39,9 +39,7 @@ def test_a_changed_setting_shows_the_field_with_old_and_new(monkeypatch, spec, c
     assert len(services) == 3
     for row in services:
         assert row["action"] == "update"
-        assert row["changes"] == [
-            {"op": "change", "field": "maxInstanceCount", "old": 5, "new": 7}
-        ]
+        assert row["changes"] == [{"op": "change", "field": "maxInstanceCount", "old": 5, "new": 7}]
         assert plan_view.change_lines(row["changes"][0]) == "~ maxInstanceCount 5 -> 7"
     counts = plan_view.counts(p)
     # bucket and image are missing in as_deployed: two creates.
