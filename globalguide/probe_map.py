@@ -59,6 +59,13 @@ def slowest(probes: list[dict[str, Any]], n: int = SLOWEST_LABELLED) -> list[dic
     return sorted(timed, key=lambda p: -(_time_ms(p) or 0.0))[:n]
 
 
+def _label_at(right_of: float, left_of: float) -> str:
+    """A label right of its point, or left of it near the east edge (so it is not cut)."""
+    if right_of > WIDTH - 130:
+        return f'x="{left_of:.1f}" text-anchor="end"'
+    return f'x="{right_of:.1f}"'
+
+
 def svg(document: dict[str, Any]) -> str:
     """The map as one standalone SVG element."""
     deployed = list(document.get("deployed_regions") or [])
@@ -113,14 +120,14 @@ def svg(document: dict[str, Any]) -> str:
             f"({escape(region.city)})</title></rect>"
         )
         parts.append(
-            f'<text class="region-label" x="{x + 9:.1f}" y="{y + 4:.1f}" '
+            f'<text class="region-label" {_label_at(x + 9, x - 9)} y="{y + 4:.1f}" '
             f'fill="{colours[name]}">{escape(name)}</text>'
         )
     for probe in slowest(document.get("probes", [])):
         city = probe["city"]
         x, y = _xy(city["lat"], city["lon"])
         label = f"{city['name']} {_time_ms(probe):.0f} ms"
-        parts.append(f'<text class="city-label" x="{x + 6:.1f}" y="{y - 6:.1f}">'
+        parts.append(f'<text class="city-label" {_label_at(x + 6, x - 6)} y="{y - 6:.1f}">'
                      f"{escape(label)}</text>")  # fmt: skip
     parts.append(
         f'<text x="6" y="{HEIGHT - 6}" font-size="9">Land: Natural Earth 1:110m (public '

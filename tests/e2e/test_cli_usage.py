@@ -253,7 +253,12 @@ def test_ctrl_c_during_deploy_says_what_it_waits_for_and_exits_130(emulator, tmp
         assert proc.poll() is None, "".join(lines)
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        _, rest = proc.communicate(timeout=120)
+        try:
+            _, rest = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, rest = proc.communicate(timeout=30)
+            raise AssertionError("".join(lines) + rest) from None
         assert proc.returncode == 130, rest
         assert "Interrupted" in rest and "globalguide deploy --local" in rest.replace("\n", " ")
         assert time.monotonic() - sent < 120
