@@ -97,7 +97,8 @@ def validate_region(name: str) -> str:
         return key
     close = difflib.get_close_matches(key, REGIONS, n=3, cutoff=0.6)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    raise ValueError(f"unknown region {name[:64]!r}{hint}; known: {', '.join(sorted(REGIONS))}")
+    # The full list is `globalguide regions`: 42 names would bury the suggestion.
+    raise ValueError(f"unknown region {name[:64]!r}{hint}; `globalguide regions` lists them all")
 
 
 def _as_region(region: Region | str) -> Region:
