@@ -18,20 +18,36 @@ from globalguide.errors import (
 )
 from globalguide.ui import UI
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+SETTINGS_HELP = (
+    "Settings: flags win over GLOBALGUIDE_* environment variables, which win over "
+    "globalguide.toml in the current directory (a [deploy] table with project, name, "
+    "regions, model, min_instances, max_instances, concurrency, domain), which wins over "
+    "the defaults."
+)
 app = typer.Typer(
     name="globalguide",
     help="Put the Local Guide on every continent behind one anycast IP, and prove from any "
     "city that the nearest region answers.",
+    epilog=SETTINGS_HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings=HELP_OPTIONS,
 )
 emulator_app = typer.Typer(
-    help="The local twin of Google Cloud that --local targets.", no_args_is_help=True
+    help="The local twin of Google Cloud that --local targets.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings=HELP_OPTIONS,
 )
 app.add_typer(emulator_app, name="emulator")
 regions_app = typer.Typer(
-    help="Cloud Run regions: where they are, and where to deploy.", invoke_without_command=True
+    help="Cloud Run regions: where they are, and where to deploy.",
+    invoke_without_command=True,
+    rich_markup_mode=None,
+    context_settings=HELP_OPTIONS,
 )
 app.add_typer(regions_app, name="regions")
 
@@ -64,27 +80,48 @@ def _root(
 
 @emulator_app.command("start")
 def emulator_start(
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Loopback port (0: any free).")] = 0,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, metavar="PORT", help="Loopback port (0: any free).")
+    ] = 0,
     profile: Annotated[
-        str, typer.Option(help="Operation timing: instant, or realistic (real medians).")
+        str,
+        typer.Option(
+            metavar="PROFILE", help="Operation timing: instant, or realistic (real medians)."
+        ),
     ] = "instant",
     time_scale: Annotated[
-        float, typer.Option(min=0.0, max=100.0, help="Multiply realistic durations by this.")
+        float,
+        typer.Option(
+            min=0.0, max=100.0, metavar="FACTOR", help="Multiply realistic durations by this."
+        ),
     ] = 1.0,
     fault_rate: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Fraction of mutating calls that fail.")
+        float,
+        typer.Option(
+            min=0.0, max=1.0, metavar="FRACTION", help="Fraction of mutating calls that fail."
+        ),
     ] = 0.0,
-    fault_seed: Annotated[int, typer.Option(help="Seed: same seed, same faults.")] = 0,
+    fault_seed: Annotated[
+        int, typer.Option(metavar="SEED", help="Seed: same seed, same faults.")
+    ] = 0,
     latency: Annotated[
-        str, typer.Option(help="model: add modelled network delays; off: none.")
+        str, typer.Option(metavar="MODE", help="model: add modelled network delays; off: none.")
     ] = "off",
     client_city: Annotated[
-        str, typer.Option(help="Where requests without an emulator location header come from.")
+        str,
+        typer.Option(
+            metavar="CITY", help="Where requests without an emulator location header come from."
+        ),
     ] = "Chicago",
     foreground: Annotated[
         bool, typer.Option("--foreground", help="Run in this terminal until Ctrl-C.")
     ] = False,
+    restart: Annotated[
+        bool,
+        typer.Option("--restart", help="Stop a running emulator first, then start this one."),
+    ] = False,
     json_output: JsonOption = False,
+    ctx: typer.Context = None,  # type: ignore[assignment]  # Typer fills it in
 ) -> None:
     """Start the emulator in the background on loopback; returns once it answers."""
     from globalguide import emulator_control
@@ -102,7 +139,11 @@ def emulator_start(
     if foreground:
         emulator_control.run_foreground(options)
         return
-    running, already = emulator_control.start(options)
+    given = {
+        name for name in emulator_control.StartOptions.__dataclass_fields__
+        if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+    }  # fmt: skip
+    running, already = emulator_control.start(options, given=given, restart=restart)
     if already:
         ui.info(f"The emulator is already running at {running.endpoint}.")
     ui.result(running.to_dict(), f"Emulator running at {running.endpoint} (pid {running.pid}).")
@@ -141,12 +182,15 @@ def emulator_stop(json_output: JsonOption = False) -> None:
 # ------------------------------------------------------------- deploy, status, teardown
 
 NameOption = Annotated[
-    str | None, typer.Option("--name", help="Deployment name (default local-guide).")
+    str | None,
+    typer.Option("--name", metavar="NAME", help="Deployment name (default local-guide)."),
 ]
 ProjectOption = Annotated[
     str | None,
     typer.Option(
-        "--project", help="Google Cloud project (else GOOGLE_CLOUD_PROJECT, then gcloud)."
+        "--project",
+        metavar="PROJECT",
+        help="Google Cloud project (else GOOGLE_CLOUD_PROJECT, then gcloud).",
     ),
 ]
 LocalOption = Annotated[
@@ -156,14 +200,21 @@ YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before 
 
 
 def _connect(flags: dict, *, local: bool, start: bool):
-    """(spec, clients): settings checked first, then the target, before any cloud call."""
+    """(spec, clients): settings checked first, then the target, before any cloud call.
+    With --local, no emulator running and ``start`` False, clients is None: there is no
+    local deployment, and the command says so as it would with an empty emulator."""
     from globalguide.cloud.clients import CloudClients, google_cloud_credentials
     from globalguide.spec import build_spec
-    from globalguide.target import resolve_emulator
+    from globalguide.target import NoEmulator, resolve_emulator
 
     # Bad input fails here, before the emulator starts or any cloud call is made.
-    build_spec(flags, local=local, local_project=flags.get("project") or "globalguide-local")
-    emulated = resolve_emulator(local, start=start)
+    checked = build_spec(
+        flags, local=local, local_project=flags.get("project") or "globalguide-local"
+    )
+    try:
+        emulated = resolve_emulator(local, start=start)
+    except NoEmulator:
+        return checked, None
     if emulated is not None:
         spec = build_spec(flags, local=True, local_project=emulated.project)
         return spec, CloudClients(spec.project, endpoint=emulated.endpoint)
@@ -172,12 +223,56 @@ def _connect(flags: dict, *, local: bool, start: bool):
 
 
 def _confirm(ui: UI, question: str, yes: bool) -> None:
+    """Ask before changing. "n" leaves with exit 1 and "Nothing changed.", as Terraform
+    ("Apply cancelled.") and gcloud ("Aborted by user.") both exit 1 on a refused prompt."""
     if yes:
         return
     if not sys.stdin.isatty():
         raise UsageError(f"{question} Refusing to ask without a terminal: pass --yes.")
     if not typer.confirm(question, default=False, err=True):
-        raise typer.Exit(EXIT_USAGE)
+        if ui.json_output:
+            ui.error("Nothing changed.", exit_code=EXIT_FAILURE)
+        else:
+            ui.info("Nothing changed.")
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _interruptible(ui: UI, progress, next_step: str):
+    """A context in which Ctrl-C says at once what is being waited for, then exits 130
+    with what to run next; a second Ctrl-C leaves at once."""
+    import contextlib
+    import os
+    import signal
+
+    def on_sigint(signum, frame) -> None:
+        signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+        progress.stop()
+        waiting = progress.running()
+        if waiting:
+            shown = ", ".join(waiting[:3]) + (f" and {len(waiting) - 3} more" if len(waiting) > 3
+                                              else "")  # fmt: skip
+            ui.err.print(
+                f"Interrupted: no new step starts; waiting for {shown} to finish the call in "
+                "progress (Ctrl-C again to leave now).", soft_wrap=False, markup=False,
+            )  # fmt: skip
+        else:
+            ui.err.print("Interrupted.", markup=False)
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def guard():
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
+        except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            ui.error("Interrupted; nothing more was started.", hint=next_step, exit_code=130)
+            raise typer.Exit(130) from None
+        finally:
+            if signal.getsignal(signal.SIGINT) is on_sigint:
+                signal.signal(signal.SIGINT, previous)
+
+    return guard()
 
 
 def _listener(progress):
@@ -196,20 +291,32 @@ def deploy(
     regions: Annotated[
         str | None,
         typer.Option(
+            metavar="REGIONS",
             help="Comma-separated Cloud Run regions "
-            "(default us-central1,europe-west1,asia-northeast1), or suggest:K for the best K."
+            "(default us-central1,europe-west1,asia-northeast1), or suggest:K for the best K.",
         ),
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Gemini model on Vertex AI.")] = None,
-    min_instances: Annotated[int | None, typer.Option(help="Minimum instances per region.")] = None,
-    max_instances: Annotated[int | None, typer.Option(help="Maximum instances per region.")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Requests per instance.")] = None,
+    model: Annotated[
+        str | None, typer.Option(metavar="MODEL", help="Gemini model on Vertex AI.")
+    ] = None,
+    min_instances: Annotated[
+        int | None, typer.Option(metavar="N", help="Minimum instances per region.")
+    ] = None,
+    max_instances: Annotated[
+        int | None, typer.Option(metavar="N", help="Maximum instances per region.")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(metavar="N", help="Requests per instance.")
+    ] = None,
     weights: Annotated[
         Path | None,
-        typer.Option(help="With --regions suggest:K: the demand CSV, as in regions suggest."),
+        typer.Option(
+            metavar="FILE", help="With --regions suggest:K: the demand CSV, as in regions suggest."
+        ),
     ] = None,
     domain: Annotated[
-        str | None, typer.Option(help="Serve HTTPS on this domain (managed certificate).")
+        str | None,
+        typer.Option(metavar="DOMAIN", help="Serve HTTPS on this domain (managed certificate)."),
     ] = None,
     local: LocalOption = False,
     dry_run: Annotated[
@@ -226,12 +333,28 @@ def deploy(
             "(creates short-lived VMs). The emulator always checks this.",
         ),
     ] = False,
+    plan_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan-out",
+            metavar="FILE",
+            help="Save the plan to FILE (JSON) to review, then apply exactly it with --plan FILE.",
+        ),
+    ] = None,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            metavar="FILE",
+            help="Apply exactly the plan saved in FILE; refused if what exists changed since.",
+        ),
+    ] = None,
     yes: YesOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Deploy the Local Guide to every region behind one global load balancer."""
-    from globalguide.cloud import deployment
-    from globalguide.ui import StepProgress, resource_table
+    from globalguide.cloud import deployment, plan_view
+    from globalguide.ui import StepProgress, plan_text, plural, resource_table
 
     ui = UI(json_output=json_output, debug=_state["debug"])
     flags = {
@@ -239,29 +362,64 @@ def deploy(
         "min_instances": min_instances, "max_instances": max_instances,
         "concurrency": concurrency, "domain": domain, "weights": weights,
     }  # fmt: skip
+    saved = None
+    if plan_file is not None:
+        if any(v is not None for k, v in flags.items() if k != "project") or plan_out:
+            raise UsageError(
+                "--plan applies a saved plan as it is: leave out the settings and --plan-out.",
+                hint="To change a setting, save a new plan with --dry-run --plan-out FILE.",
+            )
+        saved = plan_view.load_plan(plan_file)
+        local = local or saved.get("target") == "emulator"
+        flags = plan_view.spec_flags(saved)
+        if local:
+            flags["project"] = None
+    if plan_out is not None:
+        plan_view.check_plan_path(plan_out)
     spec, clients = _connect(flags, local=local, start=True)
     target = "the emulator" if clients.is_emulator else f"project {spec.project}"
+    target_key = "emulator" if clients.is_emulator else f"google-cloud/{spec.project}"
     ui.info(f"Planning {spec.name} in {', '.join(spec.regions)} on {target}...")
     choice = {}
     if spec.region_choice is not None:
         ui.info(f"Regions: {spec.region_choice.reason()}")
         choice = {"region_choice": spec.region_choice.to_dict()}
     plan = deployment.make_plan(spec, clients)
+    rows = plan_view.rows_with_changes(plan)
+    numbers = plan_view.counts(plan)
+    cost = plan_view.plan_estimate(plan)
+    if saved is not None:
+        problems = plan_view.differences(saved, plan, target_key)
+        if problems:
+            raise plan_view.refuse_changed(plan_file, problems)
+    if plan_out is not None:
+        plan_view.save_plan(plan_out, plan, target_key)
+        ui.info(f"Plan saved to {plan_out}. Apply it with `globalguide deploy --plan {plan_out}`.")
     if dry_run:
-        rows = plan.rows()
         ui.result(
             {**deployment.document_header(spec, clients), **choice, "dry_run": True,
-             "resources": rows},
-            resource_table(f"Plan for {spec.name} (dry run: nothing changed)", rows),
+             "resources": rows, "summary": numbers, "cost": cost,
+             "plan_file": str(plan_out) if plan_out else None},
+            plan_text(f"Plan for {spec.name} (dry run: nothing changed)", rows, cost),
         )  # fmt: skip
         return
     if plan.changes:
-        ui.err.print(resource_table(f"Plan for {spec.name}", plan.rows()))
-        _confirm(ui, f"Apply {len(plan.changes)} changes to {target}?", yes)
+        if not json_output:
+            ui.err.print(plan_text(f"Plan for {spec.name}", rows, cost))
+        if saved is None:  # a saved plan was reviewed when it was saved
+            _confirm(ui, f"Apply {plural(len(plan.changes), 'change')} to {target}?", yes)
+    next_step = (
+        f"Run `globalguide deploy{' --local' if clients.is_emulator else ''}` again to finish "
+        f"(it continues from what exists), or `globalguide teardown"
+        f"{' --local' if clients.is_emulator else ''}` to remove it."
+    )
     from globalguide.cloud.serving import RegionsNotServing
 
     try:
-        with StepProgress(ui, f"Deploying {spec.name}") as progress:
+        with (
+            StepProgress(ui, f"Deploying {spec.name}") as progress,
+            _interruptible(ui, progress, next_step),
+        ):
             document = deployment.apply_deploy(
                 plan,
                 clients,
@@ -284,7 +442,7 @@ def deploy(
                       "regions": [c.to_dict() for c in exc.checks]}  # fmt: skip
             ui.result(failed)
         raise
-    document = {**document, **choice}
+    document = {**document, **choice, "summary": numbers, "cost": cost}
     human = resource_table(
         f"{spec.name}: deployed in {document['elapsed_s']:.1f} s", document["resources"]
     )
@@ -301,7 +459,7 @@ def deploy(
             via = f" (answered from {served})" if served else ""
             ui.out.print(f"URL: [bold]{document['url']}[/]{via}")
         if spec.domain:
-            ui.out.print(
+            ui.say(
                 f"Point {spec.domain} at the load balancer's IP; the managed "
                 "certificate becomes active after DNS resolves."
             )
@@ -314,33 +472,68 @@ def status(
     local: LocalOption = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Every resource of the deployment, the URLs, and whether each region answers."""
+    """Every resource of the deployment, the URLs, whether each region answers, and what it
+    costs a month."""
     from globalguide.cloud import deployment
+    from globalguide.prices import estimate_line
+    from globalguide.ui import plural
 
     ui = UI(json_output=json_output, debug=_state["debug"])
     spec, clients = _connect({"project": project, "name": name}, local=local, start=False)
-    document = deployment.status(spec, clients)
+    if clients is None:
+        document = {"name": spec.name, "target": "emulator", "project": spec.project,
+                    "url": None, "regions": [], "resources": [], "deployed": False,
+                    "missing": [], "emulator_running": False}  # fmt: skip
+    else:
+        document = deployment.status(spec, clients)
+    where = "the emulator" if local else spec.project
+    again = "globalguide deploy" + (" --local" if local else "")
+    if document["missing"]:
+        document["complete"] = False
+        document["next"] = again
+    else:
+        document["complete"] = bool(document["deployed"])
     if json_output:
         ui.result(document)
         return
     if not document["deployed"]:
-        ui.out.print(f"Nothing of {spec.name} is deployed in {spec.project}.")
+        ui.say(f"Nothing of {spec.name} is deployed in {where}.")
         return
+    # The service URLs are in the Regions table; one state item per line keeps each whole.
     rows = [[r["kind"], r["name"], r.get("region") or "global",
-             ", ".join(f"{k}={v}" for k, v in r.items()
-                       if k not in ("kind", "name", "region", "action") and v not in (None, ""))]
+             "\n".join(f"{k}={v}" for k, v in r.items()
+                        if k not in ("kind", "name", "region", "action", "uri")
+                        and v not in (None, ""))]
             for r in document["resources"]]  # fmt: skip
     ui.out.print(
-        UI.table(f"{spec.name} in {spec.project}", ["resource", "name", "region", "state"], rows)
+        UI.table(
+            f"{spec.name} in {where}",
+            ["resource", "name", "region", "state"],
+            rows,
+            keep=("region", "resource"),
+        )  # fmt: skip
     )
     region_rows = [[r["region"], r.get("ready"),
                     {True: "yes", False: "no", None: "not checked"}[r.get("answers")],
                     _region_state(r)]
                    for r in document["regions"]]  # fmt: skip
     ui.out.print(
-        UI.table("Regions", ["region", "ready", "answers from itself", "state"], region_rows)
+        UI.table(
+            "Regions",
+            ["region", "ready", "answers from itself", "state"],
+            region_rows,
+            keep=("region", "state"),
+        )  # fmt: skip
     )
-    ui.out.print(f"Load balancer: {document['url'] or 'not serving yet'}")
+    ui.say(f"Load balancer: {document['url'] or 'not serving yet'}")
+    if document["missing"]:
+        ui.say(
+            f"The deployment is incomplete: {plural(len(document['missing']), 'resource')} "
+            f"missing ({', '.join(document['missing'][:4])}"
+            f"{', ...' if len(document['missing']) > 4 else ''}). Run `{again}` to finish it."
+        )
+    if document.get("cost"):
+        ui.say(estimate_line(document["cost"]))
 
 
 def _region_state(region: dict) -> str:
@@ -423,22 +616,35 @@ def teardown(
 ) -> None:
     """Remove every resource of the deployment, in reverse dependency order."""
     from globalguide.cloud import deployment
-    from globalguide.ui import StepProgress, resource_table
+    from globalguide.ui import StepProgress, plural, resource_table
 
     ui = UI(json_output=json_output, debug=_state["debug"])
     spec, clients = _connect({"project": project, "name": name}, local=local, start=False)
+    where = "the emulator" if local else spec.project
+    if clients is None:
+        ui.result({"name": spec.name, "target": "emulator", "resources": [], "left": 0},
+                  None)  # fmt: skip
+        ui.say(f"Nothing of {spec.name} to remove in {where}: the emulator is not running.")
+        return
     plan = deployment.make_teardown_plan(spec, clients, keep_images=keep_images)
-    if plan.changes:
-        ui.err.print(resource_table(f"Teardown of {spec.name}", plan.rows()))
-        _confirm(ui, f"Delete {len(plan.changes)} resources?", yes)
-    with StepProgress(ui, f"Tearing down {spec.name}") as progress:
+    if not plan.changes:
+        ui.result({**deployment.document_header(spec, clients), "resources": [], "left": 0})
+        ui.say(f"Nothing of {spec.name} to remove in {where}.")
+        return
+    ui.err.print(resource_table(f"Teardown of {spec.name}", plan.rows()))
+    _confirm(ui, f"Delete {plural(len(plan.changes), 'resource')}?", yes)
+    next_step = f"Run `globalguide teardown{' --local' if local else ''}` again to finish."
+    with (
+        StepProgress(ui, f"Tearing down {spec.name}") as progress,
+        _interruptible(ui, progress, next_step),
+    ):
         document = deployment.apply_teardown(
             plan, clients, keep_images=keep_images, listener=_listener(progress)
         )
     ui.result(
         document,
         resource_table(
-            f"{spec.name}: removed {len(document['resources'])} resources, 0 left",
+            f"{spec.name}: removed {plural(len(document['resources']), 'resource')}, 0 left",
             document["resources"],
         ),
     )
@@ -454,26 +660,38 @@ def probe(
     local: LocalOption = False,
     as_city: Annotated[
         list[str] | None,
-        typer.Option("--as-city", help="Probe as if from this city ('Paris, FR'); repeatable."),
+        typer.Option(
+            "--as-city",
+            metavar="CITY",
+            help="Probe as if from this city ('Paris, FR'); repeatable.",
+        ),
     ] = None,
     cities_top: Annotated[
         int | None,
-        typer.Option(min=1, max=100, help="Also probe from the N most populous cities."),
+        typer.Option(
+            min=1, max=100, metavar="N", help="Also probe from the N most populous cities."
+        ),
     ] = None,
     via: Annotated[
         str | None,
         typer.Option(
+            metavar="edge|vm",
             help="edge: through the emulated load balancer (emulator default); vm: from a "
-            "short-lived VM in the city's nearest zone (Google Cloud default)."
+            "short-lived VM in the city's nearest zone (Google Cloud default).",
         ),
     ] = None,
-    count: Annotated[int, typer.Option(min=1, max=20, help="Requests per city.")] = 1,
+    count: Annotated[int, typer.Option(min=1, max=20, metavar="N", help="Requests per city.")] = 1,
     stream: Annotated[
         bool, typer.Option("--stream", help="Use /stream and measure time to first byte.")
     ] = False,
     map_file: Annotated[
         Path | None,
-        typer.Option("--map", help="Write an HTML map of the cities by serving region."),
+        typer.Option(
+            "--map",
+            metavar="FILE",
+            help="Write a world map of the cities by serving region: FILE.html (a page) "
+            "or FILE.svg (a standalone picture).",
+        ),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -484,8 +702,17 @@ def probe(
     ui = UI(json_output=json_output, debug=_state["debug"])
     if via not in (None, probing.VIA_EDGE, probing.VIA_VM):
         raise UsageError(f"--via must be edge or vm, not {via[:20]!r}.")
+    if map_file is not None:
+        from globalguide.probe_map import check_map_path
+
+        check_map_path(map_file)  # before any VM or model call
     cities = probing.resolve_cities(as_city or [], cities_top)
     spec, clients = _connect({"project": project, "name": name}, local=local, start=False)
+    if clients is None:
+        raise CloudError(
+            f"{spec.name} has no load balancer to probe in the emulator.",
+            hint="Deploy first: `globalguide deploy --local`.",
+        )
     if via == probing.VIA_EDGE and not clients.is_emulator:
         raise UsageError(
             "--via edge needs the emulator; on Google Cloud use --via vm.",
@@ -506,7 +733,12 @@ def probe(
     deployed = deployment.deployed_regions(spec, clients)
     where = {"edge": "through the emulated edge", "vm": "from a VM per city",
              "direct": "from this machine"}[chosen]  # fmt: skip
-    ui.info(f"Probing {url} {where} ({max(1, len(cities))} probes, {count} requests each)...")
+    from globalguide.ui import plural
+
+    ui.info(
+        f"Probing {url} {where} ({plural(max(1, len(cities)), 'probe')}, "
+        f"{plural(count, 'request')} each)..."
+    )
 
     def on_done(result) -> None:
         label = result.city.label if result.city else "this machine"
@@ -523,7 +755,7 @@ def probe(
         )
     except KeyboardInterrupt:
         cleaned = " Every probe VM was deleted." if chosen == probing.VIA_VM else ""
-        ui.error(f"Interrupted.{cleaned}")
+        ui.error(f"Interrupted.{cleaned}", exit_code=130)
         raise typer.Exit(130) from None
     document = {**deployment.document_header(spec, clients), **document}
     if map_file is not None:
@@ -539,7 +771,7 @@ def probe(
         for table in probe_tables(document):
             ui.out.print(table)
         if "vms" in document:
-            ui.out.print(
+            ui.say(
                 f"Probe VMs: {document['vms']['created']} created, "
                 f"{document['vms']['left']} left (checked by label)."
             )
@@ -579,29 +811,40 @@ def regions_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
                 ]
                 for r in rows
             ],
+            keep=("region",),
+            optional=("lat", "lon"),
         ),  # fmt: skip
     )
 
 
 @regions_app.command("suggest")
 def regions_suggest(
-    k: Annotated[int, typer.Option("-k", min=1, max=10, help="Up to how many regions.")] = 3,
+    k: Annotated[
+        int, typer.Option("-k", min=1, max=10, metavar="K", help="Up to how many regions.")
+    ] = 3,
     cities_top: Annotated[
         int | None,
-        typer.Option(min=1, max=1000, help="Weigh the N most populous cities (default 100)."),
+        typer.Option(
+            min=1, max=1000, metavar="N", help="Weigh the N most populous cities (default 100)."
+        ),
     ] = None,
     weights: Annotated[
         Path | None,
-        typer.Option(help="CSV of your own demand: city, country or lat/lon, and a weight."),
+        typer.Option(
+            metavar="FILE", help="CSV of your own demand: city, country or lat/lon, and a weight."
+        ),
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help="Only regions serving this Gemini model in-region.")
+        str | None,
+        typer.Option(metavar="MODEL", help="Only regions serving this Gemini model in-region."),
     ] = None,
     require: Annotated[
-        list[str] | None, typer.Option("--require", help="A region every set must include.")
+        list[str] | None,
+        typer.Option("--require", metavar="REGION", help="A region every set must include."),
     ] = None,
     exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="A region no set may include.")
+        list[str] | None,
+        typer.Option("--exclude", metavar="REGION", help="A region no set may include."),
     ] = None,
     project: ProjectOption = None,
     name: NameOption = None,
@@ -648,8 +891,11 @@ def _suggest_table(document: dict):
 
 
 def main() -> None:
-    """Run the CLI; errors are rendered once here, tracebacks only with --debug."""
-    debug = "--debug" in sys.argv[1:]
+    """Run the CLI; errors are rendered once here, tracebacks only with --debug. Under
+    --json every error is also a JSON document on stdout."""
+    argv = sys.argv[1:]
+    debug = "--debug" in argv
+    ui = UI(json_output="--json" in argv)
     try:
         code = app(standalone_mode=False)  # returns the code of a typer.Exit
         sys.exit(code if isinstance(code, int) else 0)
@@ -658,21 +904,21 @@ def main() -> None:
     except GlobalGuideError as exc:
         if debug:
             raise
-        UI().error(exc.message, exc.hint)
+        ui.error(exc.message, exc.hint, exc.exit_code)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        UI().error("Interrupted.")
+        ui.error("Interrupted.", exit_code=130)
         sys.exit(130)
     except Exception as exc:  # the command-line parser's usage errors, and the unexpected
         if isinstance(exc, _abort_types()):
-            UI().error("Aborted.")
+            ui.error("Aborted.", exit_code=EXIT_USAGE)
             sys.exit(EXIT_USAGE)
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # a parser error
-            UI().error(exc.format_message())
+            ui.error(exc.format_message(), exit_code=EXIT_USAGE)
             sys.exit(EXIT_USAGE)
         if debug:
             raise
-        UI().error(
+        ui.error(
             f"Unexpected error ({type(exc).__name__}).",
             "Rerun with --debug for details, and report it if it persists.",
         )

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 
-from globalguide.emulator.daemon import RunningEmulator, find_running, start_background
+from globalguide.emulator.daemon import (
+    RunningEmulator,
+    find_running,
+    start_background,
+    state_dir,
+    stop,
+)
 from globalguide.errors import CloudError, UsageError
 
 
@@ -42,14 +49,54 @@ class StartOptions:
         ]  # fmt: skip
 
 
-def start(options: StartOptions) -> tuple[RunningEmulator, bool]:
-    """Start it unless one runs; returns (emulator, was it already running)."""
+OPTIONS_FILE = "start-options.json"
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _running_options() -> dict[str, object]:
+    """The options the running emulator was started with (defaults when unrecorded)."""
+    try:
+        recorded = json.loads((state_dir() / OPTIONS_FILE).read_text())
+    except (OSError, ValueError):
+        recorded = {}
+    return {**asdict(StartOptions()), **(recorded if isinstance(recorded, dict) else {})}
+
+
+def start(
+    options: StartOptions, *, given: set[str] = frozenset(), restart: bool = False
+) -> tuple[RunningEmulator, bool]:
+    """Start it unless one runs; returns (emulator, was it already running).
+
+    When one runs and an option in ``given`` (those typed on the command line) differs
+    from what it was started with, it is restarted if ``restart``, else refused: keeping
+    the old profile silently would make every later measurement wrong."""
     options.validate()
     running = find_running()
     if running is not None:
-        return running, True
+        now = _running_options()
+        wanted = asdict(options)
+        differ = [n for n in sorted(given) if n in wanted and now.get(n) != wanted[n]]
+        if not differ and not restart:
+            return running, True
+        if not restart:
+            shown = ", ".join(f"{_flag(n)} {now.get(n)}" for n in differ)
+            asked = " ".join(f"{_flag(n)} {wanted[n]}" for n in differ)
+            raise UsageError(
+                f"The emulator is already running with {shown}; nothing was changed.",
+                hint=f"Restart it with: `globalguide emulator start --restart {asked}` "
+                "(local deployments are lost).",
+            )
+        stop()
     try:
-        return start_background(options.argv()), False
+        started = start_background(options.argv())
+        try:
+            (state_dir() / OPTIONS_FILE).write_text(json.dumps(asdict(options)))
+        except OSError:
+            pass  # only the "different options" check reads it
+        return started, False
     except RuntimeError as exc:
         raise CloudError(
             f"Could not start the emulator: {exc}.",

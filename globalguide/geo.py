@@ -96,7 +96,8 @@ def validate_region(name: str) -> str:
         return key
     close = difflib.get_close_matches(key, REGIONS, n=3, cutoff=0.6)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    raise ValueError(f"unknown region {name[:64]!r}{hint}; known: {', '.join(sorted(REGIONS))}")
+    # The full list is `globalguide regions`: 42 names would bury the suggestion.
+    raise ValueError(f"unknown region {name[:64]!r}{hint}; `globalguide regions` lists them all")
 
 
 def _as_region(region: Region | str) -> Region:
@@ -211,6 +212,8 @@ class AmbiguousCity(ValueError):
 MAX_QUERY_CHARS = 200
 # The most populous match wins only when it is this many times the runner-up's size.
 AMBIGUITY_RATIO = 5
+# Abbreviations people type for the first word of a city's name.
+_ABBREVIATIONS = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort"}
 _MAX_CANDIDATES = 10
 _MAX_SUGGESTIONS = 5
 
@@ -341,6 +344,11 @@ def _clean(query: str) -> str:
     return "".join(ch for ch in query if unicodedata.category(ch)[0] != "C").strip()
 
 
+def _expand_abbreviation(key: str) -> str:
+    first, _, rest = key.partition(" ")
+    return f"{_ABBREVIATIONS[first]} {rest}" if first in _ABBREVIATIONS and rest else key
+
+
 def find_city(query: str) -> City:
     """Resolve a city name, in any spelling geonames knows, to one city.
 
@@ -362,6 +370,13 @@ def find_city(query: str) -> City:
     gaz = _gazetteer()
     own = [gaz.cities[i] for i in gaz.by_name.get(key, ())]
     matches = [c for c in own if all(_qualifies(c, q) for q in qualifiers)]
+    spelled_out = _expand_abbreviation(key)
+    if spelled_out != key:
+        # "St. Petersburg" is also "Saint Petersburg": both spellings compete, so the
+        # city of five million wins over the one in Florida by population.
+        longer = [gaz.cities[i] for i in gaz.by_name.get(spelled_out, ())]
+        own = own + longer
+        matches = matches + [c for c in longer if all(_qualifies(c, q) for q in qualifiers)]
     if not matches:
         aka = [gaz.cities[i] for i in _by_alias().get(key, ())]
         matches = [c for c in aka if all(_qualifies(c, q) for q in qualifiers)]

@@ -290,7 +290,18 @@ def probe_from_here(
         probe.error = f"{len(failed)} of {len(probe.samples)} requests failed " + (
             f"(HTTP {', '.join(map(str, codes))})".replace("HTTP 0", "no answer")
         )
+        if set(codes) & PROPAGATING_CODES:
+            probe.error += f"; {PROPAGATION_NOTE}"
     return probe
+
+
+# A new global load balancer answers 502 or 503 (or nothing) for several minutes while its
+# configuration reaches every Google front end.
+PROPAGATING_CODES = {502, 503}
+PROPAGATION_NOTE = (
+    "a new load balancer answers 502/503 while its configuration propagates (often "
+    "several minutes): probe again shortly"
+)
 
 
 # ------------------------------------------------------------- the VM startup script

@@ -150,7 +150,8 @@ def _typed(key: str, value: Any) -> Any:
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
             raise UsageError("regions must be a comma-separated list of region names.")
-        return tuple(i.strip() for i in items if i.strip())
+        # Region names are lower case; "US-CENTRAL1" means us-central1.
+        return tuple(i.strip().lower() for i in items if i.strip())
     if not isinstance(value, str):
         raise UsageError(f"{key} must be text.")
     return value.strip()
@@ -167,6 +168,11 @@ def build_spec(
     """Merge flags (None = not given), environment, settings file and defaults."""
     env = dict(os.environ) if env is None else env
     file_values = read_settings_file(settings_path or Path.cwd() / SETTINGS_FILE)
+    for key in ("name", "regions", "model", "domain", "project"):
+        value = flags.get(key)
+        if isinstance(value, str) and not value.replace(",", "").strip():
+            option = "--" + key.replace("_", "-")
+            raise UsageError(f"{option} is empty: give a value, or leave {option} out.")
     merged: dict[str, Any] = {}
     for key in _SETTINGS_KEYS:
         for value in (flags.get(key), env.get(f"GLOBALGUIDE_{key.upper()}"), file_values.get(key)):

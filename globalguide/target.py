@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from globalguide.errors import CloudError, UsageError
 
 
+class NoEmulator(UsageError):
+    """--local with no emulator running, for a command that does not start one."""
+
+
 @dataclass(frozen=True)
 class Emulated:
     endpoint: str
@@ -44,7 +48,7 @@ def resolve_emulator(local: bool, *, start: bool) -> Emulated | None:
     running = find_running()
     if running is None:
         if not start:
-            raise UsageError(
+            raise NoEmulator(
                 "The emulator is not running, so there is no local deployment.",
                 hint="Deploy with `globalguide deploy --local`.",
             )

@@ -15,14 +15,17 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 
 class UI:
     def __init__(self, *, json_output: bool = False, debug: bool = False) -> None:
         self.json_output = json_output
         self.debug = debug
-        self.out = Console(highlight=False, soft_wrap=True)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        # Long lines wrap at word boundaries at the terminal's width (80 when not a terminal
+        # and COLUMNS is unset); --json output bypasses Rich entirely.
+        self.out = Console(highlight=False)
+        self.err = Console(stderr=True, highlight=False)
 
     def info(self, text: str) -> None:
         """A progress or status line for people (stderr)."""
@@ -41,19 +44,86 @@ class UI:
         elif human is not None:
             self.out.print(human)
 
-    def error(self, message: str, hint: str | None = None) -> None:
-        self.err.print(f"[bold red]Error:[/] {escape(message)}")
+    def error(self, message: str, hint: str | None = None, exit_code: int = 1) -> None:
+        """An error on stderr, wrapped at word boundaries; under --json also the error
+        document on stdout, so a script always has one JSON document to read."""
+        if self.json_output:
+            document = {"error": {"message": message, "hint": hint, "exit_code": exit_code}}
+            sys.stdout.write(json.dumps(document, separators=(",", ":")) + "\n")
+            sys.stdout.flush()
+        self.err.print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=False)
         if hint:
-            self.err.print(f"[dim]{escape(hint)}[/]")
+            self.err.print(f"[dim]{escape(hint)}[/]", soft_wrap=False)
+
+    def say(self, text: str) -> None:
+        """A sentence of the result on stdout (not under --json), wrapped at words."""
+        if not self.json_output:
+            self.out.print(escape(text), soft_wrap=False)
 
     @staticmethod
-    def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table:
-        table = Table(title=title, title_justify="left", header_style="bold")
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*("" if cell is None else escape(str(cell)) for cell in row))
+    def table(
+        title: str | None,
+        columns: list[str],
+        rows: list[list[Any]],
+        *,
+        keep: tuple[str, ...] = (),
+        optional: tuple[str, ...] = (),
+        width: int | None = None,
+    ) -> Table:
+        """A table that fits ``width`` (the terminal's): cells in ``keep`` columns are never
+        cut or wrapped; ``optional`` columns are dropped, first listed first, while the
+        table would not fit; other cells wrap at words."""
+        width = width or Console().width
+        texts = [["" if cell is None else str(cell) for cell in row] for row in rows]
+        shown = list(range(len(columns)))
+
+        def needed(index: int) -> int:
+            cells = [texts[r][index] for r in range(len(texts))]
+            if columns[index] in keep:
+                return (
+                    max(len(columns[index]), *(len(c) for c in cells))
+                    if cells
+                    else len(columns[index])
+                )
+            # A header word (it may be a region name) is never cut; cells fold past 12.
+            longest_word = max((len(w) for c in cells for w in c.split()), default=1)
+            header_word = max((len(w) for w in columns[index].split()), default=1)
+            return max(header_word, min(longest_word, 12))
+
+        def build(shown: list[int]) -> Table:
+            table = Table(title=title, title_justify="left", header_style="bold")
+            for i in shown:
+                if columns[i] in keep:
+                    table.add_column(columns[i], no_wrap=True, min_width=needed(i))
+                else:
+                    table.add_column(columns[i], overflow="fold", min_width=needed(i))
+            for row in texts:
+                table.add_row(*(escape(row[i]) for i in shown))
+            return table
+
+        console = Console(width=width)
+        table = build(shown)
+        for name in optional:
+            if name not in columns:
+                continue
+            if _fits(console, table):
+                break
+            shown.remove(columns.index(name))
+            table = build(shown)
         return table
+
+
+def _fits(console: Console, table: Table) -> bool:
+    """Whether the table renders whole at the console's width: Rich crops a table whose
+    columns cannot shrink enough, so the top border then loses its right corner."""
+    lines = console.render_lines(table, console.options, pad=False)
+    border = next((line for line in lines if any("┏" in seg.text for seg in line)), None)
+    return border is None or "".join(seg.text for seg in border).rstrip().endswith("┓")
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """ "1 request", "2 requests" (``many`` for irregular plurals)."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 _STATE_STYLE = {
@@ -129,15 +199,28 @@ class StepProgress:
     def _render(self) -> Table:
         table = Table(title=self.title, title_justify="left", header_style="bold", expand=False)
         for column in ("resource", "name", "region", "action", "state", "time"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column == "region")
         for row in self.rows.values():
             style = _STATE_STYLE.get(row["state"], "")
             state = row["state"] + (f" ({row['detail']})" if row["detail"] else "")
+            finished = row["state"] in ("done", "failed", "skipped")
             table.add_row(
                 row["kind"], escape(row["name"]), row["region"], row["action"],
-                f"[{style}]{escape(state)}[/]", f"{row['elapsed']:.1f}s",
+                f"[{style}]{escape(state)}[/]", f"{row['elapsed']:.1f}s" if finished else "",
             )  # fmt: skip
         return table
+
+    def running(self) -> list[str]:
+        """ "kind name [region]" of every step in progress."""
+        with self._lock:
+            return [f"{r['kind']} {r['name']} [{r['region']}]" for r in self.rows.values()
+                    if r["state"] in ("running", "retrying")]  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop redrawing (before printing an interruption line under the table)."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
 
 def resource_table(title: str, rows: list[dict[str, Any]], extra: list[str] | None = None) -> Table:
@@ -147,7 +230,37 @@ def resource_table(title: str, rows: list[dict[str, Any]], extra: list[str] | No
          *(r.get(k, "") for k in (extra or []))]
         for r in rows
     ]  # fmt: skip
-    return UI.table(title, columns, body)
+    return UI.table(title, columns, body, keep=("region",))
+
+
+def plan_text(title: str, rows: list[dict[str, Any]], cost: dict[str, Any] | None) -> Text:
+    """A plan as Terraform prints one: a line per resource with its action, then a line per
+    changed field (``~ maxInstanceCount 5 -> 7``), then the counts and the estimate."""
+    from globalguide.cloud.plan_view import MARKERS, change_lines, counts_of_rows, summary_line
+
+    action_marker = {"create": MARKERS["add"], "delete": MARKERS["remove"]}
+    text = Text(title + "\n", style="bold")
+    costs = (cost or {}).get("resources", {})
+    for row in rows:
+        if row["action"] == "unchanged":
+            continue
+        key = f"{row['kind']}/{row.get('region') or 'global'}/{row['name']}"
+        monthly = costs.get(key, {}).get("monthly_usd")
+        price = f"  ${monthly:.2f}/month" if monthly else ""
+        marker = action_marker.get(row["action"], MARKERS["change"])
+        text.append(f"{marker} {row['kind']} {row['name']} [{row.get('region') or 'global'}]: "
+                    f"{row['action']}{price}\n")  # fmt: skip
+        for change in row.get("changes", []):
+            text.append(f"    {change_lines(change)}\n")
+    unchanged = sum(1 for r in rows if r["action"] == "unchanged")
+    if unchanged:
+        text.append(f"{plural(unchanged, 'resource')} unchanged.\n")
+    text.append(summary_line(counts_of_rows(rows)) + "\n", style="bold")
+    if cost is not None:
+        from globalguide.prices import estimate_line
+
+        text.append(estimate_line(cost) + "\n")
+    return text
 
 
 def _ms(value: Any) -> str:
@@ -183,7 +296,10 @@ def probe_tables(document: dict[str, Any]) -> list[Table]:
             f"{p['error']}",
         ])  # fmt: skip
     title = f"{len(probes)} cities, {document['via']} probes, sorted by serving region"
-    return [UI.table(title, columns, rows)]
+    # At 80 columns the least useful columns go first; the serving region is never cut.
+    only = f"modelled RTT ms if only {single or 'one region'}"
+    optional = ("saw", "modelled saving ms", only, "modelled RTT ms")
+    return [UI.table(title, columns, rows, keep=("served from",), optional=optional)]
 
 
 def _city_label(p: dict[str, Any]) -> str:

@@ -344,8 +344,11 @@ def deploy_document(
 def status(spec: DeploySpec, clients: CloudClients) -> dict[str, Any]:
     from globalguide import geo
     from globalguide.cloud import serving
+    from globalguide.cloud.completeness import missing_resources
+    from globalguide.cloud.plan_view import plan_estimate
 
-    plan = plan_status(spec, clients, service_context())
+    context = service_context()
+    plan = plan_status(spec, clients, context)
     rows = []
     regions: dict[str, dict[str, Any]] = {}
     for step in plan.steps:
@@ -394,6 +397,8 @@ def status(spec: DeploySpec, clients: CloudClients) -> dict[str, Any]:
         "regions": [regions[k] for k in sorted(regions)],
         "resources": rows,
         "deployed": any(row["kind"] != "apis" for row in rows),
+        "missing": missing_resources(plan, context),
+        "cost": plan_estimate(plan, from_current=True),
     }
 
 

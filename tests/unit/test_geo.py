@@ -79,7 +79,7 @@ def test_region_table() -> None:
 def test_validate_region() -> None:
     assert geo.validate_region("us-central1") == "us-central1"
     assert geo.validate_region(" US-Central1 ") == "us-central1"
-    with pytest.raises(ValueError, match=r"unknown region 'us-centrl1'.*us-central1.*known: "):
+    with pytest.raises(ValueError, match=r"'us-centrl1'.*us-central1.*globalguide regions"):
         geo.validate_region("us-centrl1")
 
 
