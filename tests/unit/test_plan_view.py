@@ -12,7 +12,7 @@ from globalguide.cloud import plan_view
 from globalguide.cloud.source import make_context
 from globalguide.errors import CloudError, UsageError
 from globalguide.spec import DeploySpec
-from tests.unit.test_plan import as_deployed, fake_remote
+from tests.unit.test_plan import as_deployed, fake_remote, healthy
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_a_saved_plan_matches_itself_and_is_refused_after_a_change(
     state = as_deployed(planning.desired_resources(spec, context)[0])
     for r in resources:
         if r.kind == "run-service" and r.region == "europe-west1":
-            state[r.key] = r.desired()
+            state[r.key] = healthy(r)
     fake_remote(monkeypatch, state)
     changed = planning.plan_deploy(replace(spec, max_instances=7), None, context)
     problems = plan_view.differences(saved, changed, "google-cloud/demo-project-1")
