@@ -166,7 +166,7 @@ def _connect(flags: dict, *, local: bool, start: bool):
     emulated = resolve_emulator(local, start=start)
     if emulated is not None:
         spec = build_spec(flags, local=True, local_project=emulated.project)
-        return spec, CloudClients(spec.project, endpoint=emulated.endpoint)
+        return spec, CloudClients(spec.project, endpoint=emulated.endpoint, token=emulated.token)
     spec = build_spec(flags, local=False)
     return spec, CloudClients(spec.project, credentials=google_cloud_credentials())
 

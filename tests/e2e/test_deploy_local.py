@@ -7,6 +7,7 @@ import os
 import pytest
 import requests
 
+from globalguide.emulator.session import bearer
 from tests.e2e.conftest import clear_requests, emulator_requests, run_cli, run_json
 
 pytestmark = pytest.mark.e2e
@@ -132,7 +133,11 @@ def test_a_changed_setting_updates_only_what_it_touches(deployed):
 
 
 def test_services_run_as_their_own_least_privilege_account(deployed, local_emulator):
-    state = requests.get(f"{local_emulator['endpoint']}/_emulator/state", timeout=10).json()
+    state = requests.get(
+        f"{local_emulator['endpoint']}/_emulator/state",
+        headers=bearer(local_emulator["endpoint"]),
+        timeout=10,
+    ).json()
     project = local_emulator["project"]
     account = f"local-guide-run@{project}.iam.gserviceaccount.com"
     assert [a["email"] for a in state["iam"]["serviceAccounts"]] == [account]
@@ -147,7 +152,7 @@ def test_services_run_as_their_own_least_privilege_account(deployed, local_emula
 
 
 def service_pids(endpoint: str) -> list[int]:
-    state = requests.get(f"{endpoint}/_emulator/state", timeout=10).json()
+    state = requests.get(f"{endpoint}/_emulator/state", headers=bearer(endpoint), timeout=10).json()
     return [
         revision["pid"]
         for service in state["dataplane"]["services"]
@@ -162,8 +167,10 @@ def test_teardown_leaves_nothing(deployed, local_emulator):
     assert len(pids) >= 3
     result = run_json("teardown", "--local", "--yes")
     assert result["left"] == 0
-    assert requests.get(f"{endpoint}/_emulator/resources", timeout=10).json() == {"count": 0}
-    state = requests.get(f"{endpoint}/_emulator/state", timeout=10).json()
+    assert requests.get(
+        f"{endpoint}/_emulator/resources", headers=bearer(endpoint), timeout=10
+    ).json() == {"count": 0}
+    state = requests.get(f"{endpoint}/_emulator/state", headers=bearer(endpoint), timeout=10).json()
     assert state["dataplane"]["services"] == [] and state["dataplane"]["edges"] == []
     for pid in pids:
         with pytest.raises(ProcessLookupError):

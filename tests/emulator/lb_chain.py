@@ -14,6 +14,7 @@ from google.cloud.devtools import cloudbuild_v1 as cb
 
 from globalguide.cloud.clients import CloudClients
 from globalguide.cloud.source import make_context, service_dir
+from globalguide.emulator.session import bearer
 
 MODEL = "gemini-test-flash"
 GEO = "X-Client-Geo-Location"
@@ -155,6 +156,6 @@ def frontend(
 
 
 def edge_url(endpoint: str, rule: str) -> str:
-    edges = requests.get(f"{endpoint}/_emulator/edges", timeout=5).json()
+    edges = requests.get(f"{endpoint}/_emulator/edges", headers=bearer(endpoint), timeout=5).json()
     (edge,) = [e for e in edges if e["forwardingRule"] == rule]
     return edge["url"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from globalguide.emulator.session import bearer
 from tests.reliability.support import control, deploy_then_teardown
 
 pytestmark = pytest.mark.slow
@@ -27,11 +28,29 @@ def test_faults_can_be_reconfigured_and_are_deterministic(emulator_server):
     endpoint = emulator_server.endpoint
     control(endpoint, "faults", {"rate": 1.0, "seed": 7})
     url = f"{endpoint}/compute/v1/projects/{emulator_server.emulator.project}/global/addresses"
-    first = [requests.post(url, json={"name": "x"}, timeout=10).status_code for _ in range(3)]
+    first = [
+        requests.post(url, headers=bearer(endpoint), json={"name": "x"}, timeout=10).status_code
+        for _ in range(3)
+    ]
     control(endpoint, "faults", {"rate": 1.0, "seed": 7})
-    again = [requests.post(url, json={"name": "x"}, timeout=10).status_code for _ in range(3)]
+    again = [
+        requests.post(url, headers=bearer(endpoint), json={"name": "x"}, timeout=10).status_code
+        for _ in range(3)
+    ]
     assert first == again and all(code in (200, 429, 503) for code in first)
     assert control(endpoint, "faults")["rate"] == 1.0
     control(endpoint, "faults", {"rate": 0.0, "seed": 0})
-    assert requests.post(f"{endpoint}/_emulator/faults", json={"rate": 2}).status_code == 400
-    assert requests.post(f"{endpoint}/_emulator/faults", data="x").status_code == 400
+    assert (
+        requests.post(
+            f"{endpoint}/_emulator/faults", headers=bearer(endpoint), json={"rate": 2}
+        ).status_code
+        == 400
+    )
+    assert (
+        requests.post(
+            f"{endpoint}/_emulator/faults",
+            headers={**bearer(endpoint), "Content-Type": "application/json"},
+            data="x",
+        ).status_code
+        == 400
+    )

@@ -62,7 +62,9 @@ class DataPlane:
         self._seed = int(getattr(config, "fault_seed", 0))
         self._warmed = False
         self.runner: Runner = runner or LocalProcessRunner(
-            state_dir=Path(config.state_dir), gemini_base_url=self._gemini_base_url
+            state_dir=Path(config.state_dir),
+            gemini_base_url=self._gemini_base_url,
+            gemini_token=str(getattr(emulator, "revision_token", "")),
         )
         self.vm_probes = VmProbes(self._append_serial)
         _LIVE.add(self)

@@ -211,7 +211,7 @@ class Edge:
         if serving is None:
             outcome(503)
             return reply(start_response, 503, pages.NO_HEALTHY_UPSTREAM, pages.TEXT)
-        port, request_timeout_s = serving
+        socket_path, request_timeout_s = serving
         try:
             body = read_body(request.environ)
         except BodyTooLarge:
@@ -224,7 +224,7 @@ class Edge:
         backend_timeout_s = float(backend.get("timeoutSec") or DEFAULT_BACKEND_TIMEOUT_S)
         try:
             upstream = forward(
-                port=port,
+                socket_path=socket_path,
                 method=request.environ["REQUEST_METHOD"],
                 target=request_target(request.environ),
                 headers=headers,
