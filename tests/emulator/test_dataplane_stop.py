@@ -44,7 +44,7 @@ def test_emulator_stop_ends_every_process_and_closes_every_port(tmp_path):
     state_dir = tmp_path / "state"
     running = daemon.start_background([], directory=state_dir)
     try:
-        c = CloudClients(running.project, endpoint=running.endpoint)
+        c = CloudClients(running.project, endpoint=running.endpoint, token=running.token)
         c.service_usage.batch_enable_services(
             service_usage_v1.BatchEnableServicesRequest(
                 parent=f"projects/{running.project}", service_ids=list(APIS)
@@ -56,7 +56,9 @@ def test_emulator_stop_ends_every_process_and_closes_every_port(tmp_path):
         address = global_address(c, running.project)
         edge = frontend(c, running.project, "lg", [neg], address, "80", outlier=False)
         plane = requests.get(
-            f"{running.endpoint}/_emulator/state", headers=bearer(running.endpoint), timeout=10
+            f"{running.endpoint}/_emulator/state",
+            headers=bearer(running.endpoint, running.token),
+            timeout=10,
         ).json()["dataplane"]
         pids = [r["pid"] for s in plane["services"] for r in s["revisions"]]
         assert len(pids) == 1 and pid_alive(pids[0])
