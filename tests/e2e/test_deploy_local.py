@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import stat
+from pathlib import Path
 
 import pytest
 import requests
@@ -159,6 +161,24 @@ def service_pids(endpoint: str) -> list[int]:
         for revision in service["revisions"]
         if revision.get("pid")
     ]
+
+
+def test_status_says_how_to_connect_and_the_token_is_needed(deployed, local_emulator):
+    status = run_json("emulator", "status")
+    assert status["endpoint"] == local_emulator["endpoint"]
+    token_path = Path(status["tokenPath"])
+    assert stat.S_IMODE(token_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(token_path.parent.stat().st_mode) == 0o700
+    token = token_path.read_text().strip()
+    url = f"{status['endpoint']}/_emulator/resources"
+    assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).ok
+    assert requests.get(url, timeout=10).status_code == 401
+    # GLOBALGUIDE_EMULATOR with the token from the environment reaches the same emulator.
+    env = {"GLOBALGUIDE_EMULATOR": status["endpoint"], "GLOBALGUIDE_EMULATOR_TOKEN": token}
+    assert run_cli("status", "--local", "--json", env=env).returncode == 0
+    wrong = {**env, "GLOBALGUIDE_EMULATOR_TOKEN": "wrong"}
+    refused = run_cli("status", "--local", env=wrong, check=False)
+    assert refused.returncode == 1 and "refused the session token" in refused.stderr
 
 
 def test_teardown_leaves_nothing(deployed, local_emulator):
