@@ -25,6 +25,7 @@ from globalguide.cloud.plan import Plan
 from globalguide.emulator import daemon
 from globalguide.emulator.dataplane.edge import PROPAGATION_S
 from globalguide.emulator.operations import REALISTIC_SECONDS
+from globalguide.emulator.session import control_request
 from globalguide.spec import DeploySpec
 
 # The operation each kind of step waits for in the emulator's realistic profile.
@@ -69,8 +70,8 @@ def critical_path_s(plan: Plan, scale: float) -> float:
     return max(done_at(k) for k in steps)
 
 
-def emulator_calls(endpoint: str, method: str = "GET") -> list[dict]:
-    request = urllib.request.Request(f"{endpoint}/_emulator/requests", method=method)
+def emulator_calls(clients: CloudClients, method: str = "GET") -> list[dict]:
+    request = control_request(clients.endpoint, "requests", token=clients.token, method=method)
     with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 (loopback)
         return json.loads(resp.read() or b"[]")
 
@@ -84,12 +85,12 @@ def one_round(clients: CloudClients, spec: DeploySpec, scale: float) -> dict[str
     parallel = time.monotonic() - t0
 
     # (c) no-op redeploy
-    emulator_calls(clients.endpoint, "DELETE")
+    emulator_calls(clients, "DELETE")
     t0 = time.monotonic()
     again = deployment.make_plan(spec, clients)
     deployment.apply_deploy(again, clients)
     noop = time.monotonic() - t0
-    mutating = sum(1 for call in emulator_calls(clients.endpoint) if call["mutating"])
+    mutating = sum(1 for call in emulator_calls(clients) if call["mutating"])
 
     teardown = deployment.make_teardown_plan(spec, clients, keep_images=False)
     deployment.apply_teardown(teardown, clients, keep_images=False)
@@ -117,7 +118,7 @@ def main() -> int:
         ["--profile", "realistic", "--time-scale", repr(args.time_scale)], directory=state
     )
     try:
-        clients = CloudClients(running.project, endpoint=running.endpoint)
+        clients = CloudClients(running.project, endpoint=running.endpoint, token=running.token)
         spec = DeploySpec(project=running.project, local=True).validated()
         rounds = [one_round(clients, spec, args.time_scale) for _ in range(args.repeat)]
     finally:

@@ -3,8 +3,8 @@
 Deploys to a background emulator (instant profile, no modelled latency, so the fake
 Gemini answers at once), then in one run:
   (1) through the edge: N concurrent keep-alive connections to the load balancer's URL;
-  (2) direct: the same load straight at the serving revision's own process port (a
-      test-only path: in the cloud, ingress allows only the load balancer);
+  (2) direct: the same load straight at the serving revision's own Unix socket (a path
+      only this user has: in the cloud, ingress allows only the load balancer);
 each for a fixed request count, capped in time. Any error fails the run. Prints p50, p99
 and requests per second of each, and the edge's overhead as the ratio of throughput
 through the edge to throughput direct to the service.
@@ -29,17 +29,24 @@ from urllib.parse import urlsplit
 from globalguide.cloud import deployment
 from globalguide.cloud.clients import CloudClients
 from globalguide.emulator import daemon
+from globalguide.emulator.dataplane.proxy import UnixHTTPConnection
+from globalguide.emulator.session import control_request
 from globalguide.spec import DeploySpec
 
 CITY_HEADER = {"X-Client-Geo-Location": "Chicago,IL,US"}
 
 
 def run_load(
-    url: str, headers: dict[str, str], connections: int, total: int, max_seconds: float
+    url: str,
+    headers: dict[str, str],
+    connections: int,
+    total: int,
+    max_seconds: float,
+    socket_path: str | None = None,
 ) -> dict:
-    """``total`` GETs of ``url`` over ``connections`` keep-alive connections, stopping at
-    ``max_seconds`` whatever is left. Latencies in ms; errors are non-200 answers and
-    failed connections."""
+    """``total`` GETs of ``url`` (over ``socket_path`` when given) on ``connections``
+    keep-alive connections, stopping at ``max_seconds`` whatever is left. Latencies in ms;
+    errors are non-200 answers and failed connections."""
     parts = urlsplit(url)
     path = parts.path or "/"
     lock = threading.Lock()
@@ -56,7 +63,10 @@ def run_load(
             return True
 
     def worker() -> None:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        if socket_path:
+            conn: http.client.HTTPConnection = UnixHTTPConnection(socket_path, timeout=30)
+        else:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
         mine: list[float] = []
         try:
             while take():
@@ -102,14 +112,15 @@ def run_load(
     }
 
 
-def revision_port(endpoint: str, region: str) -> int:
-    with urllib.request.urlopen(f"{endpoint}/_emulator/state", timeout=10) as resp:  # noqa: S310
+def revision_socket(endpoint: str, token: str, region: str) -> str:
+    request = control_request(endpoint, "state", token=token)
+    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
         state = json.loads(resp.read())
     for service in state["dataplane"]["services"]:
         if service["region"] == region:
             for revision in service["revisions"]:
-                if revision.get("port") and revision.get("status") == "ready":
-                    return int(revision["port"])
+                if revision.get("socket") and revision.get("status") == "ready":
+                    return str(revision["socket"])
     raise RuntimeError(f"no ready revision in {region}")
 
 
@@ -123,16 +134,18 @@ def main() -> int:
     state = Path(tempfile.mkdtemp(prefix="globalguide-load-"))
     running = daemon.start_background(["--profile", "instant", "--latency", "off"], directory=state)
     try:
-        clients = CloudClients(running.project, endpoint=running.endpoint)
+        clients = CloudClients(running.project, endpoint=running.endpoint, token=running.token)
         spec = DeploySpec(project=running.project, local=True).validated()
         document = deployment.apply_deploy(deployment.make_plan(spec, clients), clients)
         region = document["served_from_region"]
-        direct = f"http://127.0.0.1:{revision_port(running.endpoint, region)}/"
+        sock = revision_socket(running.endpoint, running.token, region)
         # Warm both paths (connections, the model client) before measuring.
         run_load(document["url"], {}, 4, 100, 30)
-        run_load(direct, CITY_HEADER, 4, 100, 30)
+        run_load("/", CITY_HEADER, 4, 100, 30, sock)
         edge = run_load(document["url"], {}, args.connections, args.requests, args.max_seconds)
-        straight = run_load(direct, CITY_HEADER, args.connections, args.requests, args.max_seconds)
+        straight = run_load(
+            "/", CITY_HEADER, args.connections, args.requests, args.max_seconds, sock
+        )
         plan = deployment.make_teardown_plan(spec, clients, keep_images=False)
         deployment.apply_teardown(plan, clients, keep_images=False)
     finally:

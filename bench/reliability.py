@@ -24,14 +24,12 @@ from pathlib import Path
 from globalguide.cloud import deployment, serving
 from globalguide.cloud.clients import CloudClients
 from globalguide.emulator.server import Emulator, EmulatorConfig, EmulatorServer
+from globalguide.emulator.session import control_request
 from globalguide.spec import DeploySpec
 
 
 def control(endpoint: str, name: str, body: dict | None = None) -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        f"{endpoint}/_emulator/{name}", data=data, headers={"Content-Type": "application/json"}
-    )
+    request = control_request(endpoint, name, body=body)
     with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 (loopback)
         return json.loads(resp.read() or b"{}")
 

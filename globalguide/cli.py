@@ -217,7 +217,7 @@ def _connect(flags: dict, *, local: bool, start: bool):
         return checked, None
     if emulated is not None:
         spec = build_spec(flags, local=True, local_project=emulated.project)
-        return spec, CloudClients(spec.project, endpoint=emulated.endpoint)
+        return spec, CloudClients(spec.project, endpoint=emulated.endpoint, token=emulated.token)
     spec = build_spec(flags, local=False)
     return spec, CloudClients(spec.project, credentials=google_cloud_credentials())
 

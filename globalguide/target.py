@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from globalguide.errors import CloudError, UsageError
 
@@ -19,12 +19,24 @@ class NoEmulator(UsageError):
 class Emulated:
     endpoint: str
     project: str
+    token: str | None = field(default=None, repr=False)
 
 
-def emulator_project(endpoint: str) -> str:
+def emulator_project(endpoint: str, token: str | None) -> str:
+    from globalguide.emulator.session import TOKEN_ENV, control_request
+
+    request = control_request(endpoint, "health", token=token)
     try:
-        with urllib.request.urlopen(f"{endpoint}/_emulator/health", timeout=5) as resp:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310
             return str(json.loads(resp.read())["project"])
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            raise CloudError(
+                f"The emulator at {endpoint} refused the session token.",
+                hint=f"Set {TOKEN_ENV} to the contents of the file `globalguide emulator "
+                "status --json` names as tokenPath.",
+            ) from None
+        raise CloudError(f"The emulator at {endpoint} answered {exc.code}.") from None
     except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
         raise CloudError(
             f"The emulator at {endpoint} does not answer.",
@@ -40,7 +52,10 @@ def resolve_emulator(local: bool, *, start: bool) -> Emulated | None:
     if endpoint:
         if not endpoint.startswith(("http://127.", "http://localhost", "http://[::1]")):
             raise UsageError("GLOBALGUIDE_EMULATOR must be a loopback http:// URL.")
-        return Emulated(endpoint, emulator_project(endpoint))
+        from globalguide.emulator.session import token_for
+
+        token = token_for(endpoint)
+        return Emulated(endpoint, emulator_project(endpoint, token), token)
     if not local:
         return None
     from globalguide.emulator.daemon import find_running
@@ -55,4 +70,4 @@ def resolve_emulator(local: bool, *, start: bool) -> Emulated | None:
         from globalguide import emulator_control
 
         running, _ = emulator_control.start(emulator_control.StartOptions())
-    return Emulated(running.endpoint, running.project)
+    return Emulated(running.endpoint, running.project, running.token)

@@ -6,6 +6,7 @@ start-up cost, and ``/healthz`` never needs it.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -20,8 +21,11 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "gemini-3.8-flash"
 DEFAULT_VERTEX_LOCATION = "global"
 
-# The token the client sends when GEMINI_BASE_URL points it at a local endpoint.
+# The token the client sends when GEMINI_BASE_URL points it at a local endpoint: the one
+# the emulator gives its revisions in GEMINI_ACCESS_TOKEN, else a placeholder for a local
+# fake that checks none.
 STATIC_TOKEN = "emulator"  # noqa: S105 - not a secret: the local fake accepts any token
+TOKEN_ENV = "GEMINI_ACCESS_TOKEN"  # noqa: S105 - the variable's name
 
 
 class ModelError(Exception):
@@ -160,7 +164,7 @@ def _build_client(settings: Settings) -> tuple[Any, Any]:
     if settings.base_url:
         from google.oauth2.credentials import Credentials
 
-        credentials = Credentials(token=STATIC_TOKEN)
+        credentials = Credentials(token=os.environ.get(TOKEN_ENV) or STATIC_TOKEN)
         http_options = types.HttpOptions(base_url=settings.base_url, timeout=timeout_ms)
     client = genai.Client(
         vertexai=True,

@@ -2,12 +2,16 @@
 
 Threaded workers (gthread): one process, several threads, which suits an I/O-bound app
 that mostly waits on the model. ``PORT`` is set by Cloud Run; ``BIND_HOST`` lets a local
-runner bind to loopback only.
+runner bind to loopback only; ``BIND_UNIX`` (set by the emulator) names a Unix socket to
+listen on instead, so that only the emulator's front for the service can reach it.
 """
 
 import os
 
-bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{int(os.environ.get('PORT', '8080'))}"
+if os.environ.get("BIND_UNIX"):
+    bind = f"unix:{os.environ['BIND_UNIX']}"
+else:
+    bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{int(os.environ.get('PORT', '8080'))}"
 worker_class = "gthread"
 workers = int(os.environ.get("GUNICORN_WORKERS") or os.environ.get("WEB_CONCURRENCY") or 1)
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))

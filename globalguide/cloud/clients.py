@@ -3,7 +3,8 @@
 Against Google Cloud the clients use Application Default Credentials and the real
 endpoints. Against the emulator (``endpoint`` given, or ``GLOBALGUIDE_EMULATOR`` set) they
 use the same client classes with the REST transport, ``api_endpoint`` pointed at the
-emulator and anonymous credentials. Nothing else in the code base knows the difference.
+emulator and a static-token credential holding the emulator's session token (see
+``globalguide.emulator.session``). Nothing else in the code base knows the difference.
 """
 
 from __future__ import annotations
@@ -24,15 +25,23 @@ class CloudClients:
     """Lazily built clients; each is created once and shared by every thread."""
 
     def __init__(
-        self, project: str, *, endpoint: str | None = None, credentials: Any = None
+        self,
+        project: str,
+        *,
+        endpoint: str | None = None,
+        credentials: Any = None,
+        token: str | None = None,
     ) -> None:
         self.project = project
         self.endpoint = endpoint
         if credentials is None and endpoint is not None:
-            from google.auth.credentials import AnonymousCredentials
-
-            credentials = AnonymousCredentials()
+            credentials = emulator_credentials(endpoint, token)
         self.credentials = credentials
+
+    @property
+    def token(self) -> str | None:
+        """The emulator's session token, for plain HTTP calls to its test controls."""
+        return getattr(self.credentials, "token", None) if self.is_emulator else None
 
     @property
     def is_emulator(self) -> bool:
@@ -162,6 +171,21 @@ class CloudClients:
     @cached_property
     def zone_operations(self) -> Any:
         return self._compute("ZoneOperationsClient")
+
+
+def emulator_credentials(endpoint: str, token: str | None = None) -> Any:
+    """A static bearer-token credential for the emulator at ``endpoint`` (anonymous when
+    its token cannot be found: the emulator then answers 401)."""
+    from globalguide.emulator.session import token_for
+
+    token = token or token_for(endpoint)
+    if not token:
+        from google.auth.credentials import AnonymousCredentials
+
+        return AnonymousCredentials()
+    from google.oauth2.credentials import Credentials
+
+    return Credentials(token=token)
 
 
 def google_cloud_credentials() -> Any:

@@ -103,13 +103,11 @@ def gemini_client(clients: CloudClients, location: str) -> Any:
     from google.genai import types
 
     if clients.is_emulator:
-        from google.oauth2.credentials import Credentials
-
         return genai.Client(
             vertexai=True,
             project=clients.project,
             location=location,
-            credentials=Credentials(token="emulator"),  # noqa: S106 (the emulator checks none)
+            credentials=clients.credentials,
             http_options=types.HttpOptions(base_url=f"{clients.endpoint}/", timeout=30_000),
         )
     return genai.Client(
@@ -128,7 +126,10 @@ def load_balancer_url(spec: DeploySpec, clients: CloudClients) -> str | None:
     names = Names(spec.name, spec.project)
     if clients.is_emulator:
         try:
-            with urllib.request.urlopen(f"{clients.endpoint}/_emulator/edges", timeout=5) as resp:  # noqa: S310
+            from globalguide.emulator.session import control_request
+
+            request = control_request(clients.endpoint, "edges", token=clients.token)
+            with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310
                 edges = json.loads(resp.read())
         except (urllib.error.URLError, OSError, ValueError):
             return None

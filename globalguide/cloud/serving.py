@@ -46,13 +46,12 @@ READY_ONLY = "ready-only"  # Ready and behind the backend service; not asked fro
 
 def emulator_control(clients: CloudClients, name: str, body: dict | None = None) -> Any:
     """GET (or POST ``body`` to) one of the emulator's test controls; None if unreachable."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(  # noqa: S310 (the emulator's loopback endpoint)
-        f"{clients.endpoint}/_emulator/{name}",
-        data=data,
-        headers={"Content-Type": "application/json"},
+    from globalguide.emulator.session import control_request
+
+    request = control_request(
+        clients.endpoint, name, token=clients.token, body=body,
         method="GET" if body is None else "POST",
-    )
+    )  # fmt: skip
     try:
         with urllib.request.urlopen(request, timeout=CONTROL_TIMEOUT_S) as resp:  # noqa: S310
             return json.loads(resp.read())

@@ -1,7 +1,8 @@
 """Running the emulator in the background: start, find, stop.
 
-The emulator process writes ``emulator.json`` (endpoint, project, pid) into the state
-directory once it listens, and removes it when it stops. ``stop`` sends SIGTERM, which
+The emulator process writes its session token (``token``, mode 0600, see :mod:`session`)
+and then ``emulator.json`` (endpoint, project, pid) into the state directory (mode 0700)
+once it listens, and removes both when it stops. ``stop`` sends SIGTERM, which
 makes the emulator stop every process it started; if it does not exit in time, its
 whole process group and every recorded child group are killed.
 """
@@ -16,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,17 @@ class RunningEmulator:
     endpoint: str
     project: str
     pid: int
+    token_path: Path
+    token: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"endpoint": self.endpoint, "project": self.project, "pid": self.pid}
+        """How to connect: the token itself stays in its file."""
+        return {
+            "endpoint": self.endpoint,
+            "project": self.project,
+            "pid": self.pid,
+            "tokenPath": str(self.token_path),
+        }
 
 
 def _pid_alive(pid: int) -> bool:
@@ -59,9 +68,12 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def healthy(endpoint: str, timeout: float = 1.0) -> bool:
+def healthy(endpoint: str, token: str, timeout: float = 1.0) -> bool:
+    from globalguide.emulator.session import control_request
+
+    request = control_request(endpoint, "health", token=token)
     try:
-        with urllib.request.urlopen(f"{endpoint}/_emulator/health", timeout=timeout) as resp:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 (loopback)
             return resp.status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -69,23 +81,27 @@ def healthy(endpoint: str, timeout: float = 1.0) -> bool:
 
 def find_running(directory: Path | None = None) -> RunningEmulator | None:
     """The emulator this user runs, if its runtime file names a live, answering process."""
-    path = (directory or state_dir()) / RUNTIME_FILE
+    from globalguide.emulator.session import TOKEN_FILE, load_token
+
+    directory = directory or state_dir()
     try:
-        data = json.loads(path.read_text())
-        running = RunningEmulator(str(data["endpoint"]), str(data["project"]), int(data["pid"]))
+        data = json.loads((directory / RUNTIME_FILE).read_text())
+        endpoint, project, pid = str(data["endpoint"]), str(data["project"]), int(data["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _pid_alive(running.pid) or not healthy(running.endpoint):
+    token = load_token(directory)
+    if token is None or not _pid_alive(pid) or not healthy(endpoint, token):
         return None
-    return running
+    return RunningEmulator(endpoint, project, pid, directory / TOKEN_FILE, token)
 
 
 def start_background(
     args: list[str], *, directory: Path | None = None, timeout: float = 30.0
 ) -> RunningEmulator:
     """Start ``python -m globalguide.emulator.main ARGS`` detached; return once it answers."""
-    directory = directory or state_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    from globalguide.emulator.session import private_dir
+
+    directory = private_dir(directory or state_dir())
     (directory / RUNTIME_FILE).unlink(missing_ok=True)
     log = open(directory / LOG_FILE, "ab")  # noqa: SIM115 (handed to the child)
     try:
@@ -151,6 +167,9 @@ def stop(directory: Path | None = None, *, timeout: float = 15.0) -> bool:
     # Whatever the emulator could not end itself: its children's process groups.
     for child in _recorded_children(directory):
         _kill_group(child)
+    from globalguide.emulator.session import TOKEN_FILE
+
     (directory / CHILDREN_FILE).unlink(missing_ok=True)
+    (directory / TOKEN_FILE).unlink(missing_ok=True)
     path.unlink(missing_ok=True)
     return was_running

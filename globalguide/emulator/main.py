@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from globalguide.emulator import session
 from globalguide.emulator.daemon import RUNTIME_FILE
 from globalguide.emulator.server import DEFAULT_PROJECT, Emulator, EmulatorConfig, EmulatorServer
 
@@ -30,7 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    args.state_dir.mkdir(parents=True, exist_ok=True)
+    session.private_dir(args.state_dir)
     config = EmulatorConfig(
         port=args.port,
         project=args.project,
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    token_file = session.save_token(args.state_dir, server.emulator.token)
     tmp = runtime.with_suffix(".tmp")
     tmp.write_text(
         json.dumps({"endpoint": server.endpoint, "project": config.project, "pid": os.getpid()})
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
         runtime.unlink(missing_ok=True)
+        token_file.unlink(missing_ok=True)
     return 0
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from globalguide.emulator import guard, session
 from globalguide.emulator.images import ImageStore
 from globalguide.emulator.operations import (
     FaultInjector,
@@ -29,8 +30,11 @@ from globalguide.emulator.operations import (
     set_operation_fault,
 )
 from globalguide.emulator.routing import ApiError, Route, json_response
+from globalguide.emulator.strict_http import handler_named
 
 DEFAULT_PROJECT = "globalguide-local"
+# googleapis.com answers with "Server: ESF".
+ApiRequestHandler = handler_named("ESF")
 
 # API modules, in the order their routes are tried. Each defines ``API`` (a class).
 API_MODULES = (
@@ -58,6 +62,7 @@ class EmulatorConfig:
     latency: str = "off"  # "model" or "off"
     client_city: str = "Chicago"
     state_dir: Path = field(default_factory=lambda: Path("."))
+    token: str = ""  # the session token; a new one when empty
 
     def __post_init__(self) -> None:
         if self.host not in ("127.0.0.1", "localhost", "::1"):
@@ -115,6 +120,9 @@ class Emulator:
         self.operations = OperationStore(self.timing, self.lock)
         self.faults = FaultInjector(self.config.fault_rate, self.config.fault_seed)
         self.base_url = ""  # set once the server is listening
+        self.port = 0  # likewise
+        self.token = self.config.token or session.new_token()
+        self.revision_token = session.new_token()  # what revisions call Vertex AI with
         self._log: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
         self.images = ImageStore(self.config.state_dir / "images")
@@ -160,14 +168,24 @@ class Emulator:
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
+        refused = guard.refuse_origin_or_media(request, self.port)
+        if refused is not None:
+            return refused
+        who = guard.caller(request, self.token, self.revision_token)
+        if who is None:
+            return guard.unauthenticated(request)
         path = request.path
         if path.startswith("/_emulator/"):
+            if who != guard.USER:
+                return guard.revision_not_allowed()
             return self._control(request)
         self.operations.tick()
         for compiled in self._routes:
             match = compiled.regex.match(path)
             if match is None or compiled.route.method != request.method:
                 continue
+            if who != guard.USER and compiled.route.api != "aiplatform":
+                return guard.revision_not_allowed()
             return self._handle(compiled.route, request, match.groupdict())
         return json_response(
             {"error": {"code": 404, "message": "Not Found", "status": "NOT_FOUND"}}, 404
@@ -295,10 +313,15 @@ class EmulatorServer:
         self.emulator = emulator
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         config = emulator.config
-        self._server = make_server(config.host, config.port, emulator, threaded=True)
+        self._server = make_server(
+            config.host, config.port, emulator, threaded=True, request_handler=ApiRequestHandler
+        )
         self.port = self._server.server_port
-        self.endpoint = f"http://{config.host}:{self.port}"
+        host = f"[{config.host}]" if ":" in config.host else config.host
+        self.endpoint = f"http://{host}:{self.port}"
         emulator.base_url = self.endpoint
+        emulator.port = self.port
+        session.remember(self.endpoint, emulator.token)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -332,6 +355,7 @@ class EmulatorServer:
         self._server.shutdown()
 
     def stop(self) -> None:
+        session.forget(self.endpoint)
         self._stop.set()
         self._server.shutdown()
         self._server.server_close()

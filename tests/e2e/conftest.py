@@ -10,6 +10,8 @@ import sys
 import pytest
 import requests
 
+from globalguide.emulator.session import bearer
+
 
 def run_cli(*args: str, timeout: float = 300, check: bool = True, env: dict | None = None):
     """Run `globalguide ARGS` in a fresh process; returns CompletedProcess."""
@@ -43,8 +45,10 @@ def local_emulator():
 
 
 def emulator_requests(endpoint: str) -> list[dict]:
-    return requests.get(f"{endpoint}/_emulator/requests", timeout=10).json()
+    return requests.get(
+        f"{endpoint}/_emulator/requests", headers=bearer(endpoint), timeout=10
+    ).json()
 
 
 def clear_requests(endpoint: str) -> None:
-    requests.delete(f"{endpoint}/_emulator/requests", timeout=10)
+    requests.delete(f"{endpoint}/_emulator/requests", headers=bearer(endpoint), timeout=10)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import stat
+from pathlib import Path
 
 import pytest
 import requests
 
+from globalguide.emulator.session import bearer
 from tests.e2e.conftest import clear_requests, emulator_requests, run_cli, run_json
 
 pytestmark = pytest.mark.e2e
@@ -145,7 +148,11 @@ def test_a_changed_setting_updates_only_what_it_touches(deployed):
 
 
 def test_services_run_as_their_own_least_privilege_account(deployed, local_emulator):
-    state = requests.get(f"{local_emulator['endpoint']}/_emulator/state", timeout=10).json()
+    state = requests.get(
+        f"{local_emulator['endpoint']}/_emulator/state",
+        headers=bearer(local_emulator["endpoint"]),
+        timeout=10,
+    ).json()
     project = local_emulator["project"]
     account = f"local-guide-run@{project}.iam.gserviceaccount.com"
     builder = f"local-guide-build@{project}.iam.gserviceaccount.com"
@@ -161,7 +168,7 @@ def test_services_run_as_their_own_least_privilege_account(deployed, local_emula
 
 
 def service_pids(endpoint: str) -> list[int]:
-    state = requests.get(f"{endpoint}/_emulator/state", timeout=10).json()
+    state = requests.get(f"{endpoint}/_emulator/state", headers=bearer(endpoint), timeout=10).json()
     return [
         revision["pid"]
         for service in state["dataplane"]["services"]
@@ -170,14 +177,34 @@ def service_pids(endpoint: str) -> list[int]:
     ]
 
 
+def test_status_says_how_to_connect_and_the_token_is_needed(deployed, local_emulator):
+    status = run_json("emulator", "status")
+    assert status["endpoint"] == local_emulator["endpoint"]
+    token_path = Path(status["tokenPath"])
+    assert stat.S_IMODE(token_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(token_path.parent.stat().st_mode) == 0o700
+    token = token_path.read_text().strip()
+    url = f"{status['endpoint']}/_emulator/resources"
+    assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).ok
+    assert requests.get(url, timeout=10).status_code == 401
+    # GLOBALGUIDE_EMULATOR with the token from the environment reaches the same emulator.
+    env = {"GLOBALGUIDE_EMULATOR": status["endpoint"], "GLOBALGUIDE_EMULATOR_TOKEN": token}
+    assert run_cli("status", "--local", "--json", env=env).returncode == 0
+    wrong = {**env, "GLOBALGUIDE_EMULATOR_TOKEN": "wrong"}
+    refused = run_cli("status", "--local", env=wrong, check=False)
+    assert refused.returncode == 1 and "refused the session token" in refused.stderr
+
+
 def test_teardown_leaves_nothing(deployed, local_emulator):
     endpoint = local_emulator["endpoint"]
     pids = service_pids(endpoint)
     assert len(pids) >= 3
     result = run_json("teardown", "--local", "--yes")
     assert result["left"] == 0
-    assert requests.get(f"{endpoint}/_emulator/resources", timeout=10).json() == {"count": 0}
-    state = requests.get(f"{endpoint}/_emulator/state", timeout=10).json()
+    assert requests.get(
+        f"{endpoint}/_emulator/resources", headers=bearer(endpoint), timeout=10
+    ).json() == {"count": 0}
+    state = requests.get(f"{endpoint}/_emulator/state", headers=bearer(endpoint), timeout=10).json()
     assert state["dataplane"]["services"] == [] and state["dataplane"]["edges"] == []
     for pid in pids:
         with pytest.raises(ProcessLookupError):

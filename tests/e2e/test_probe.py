@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from globalguide import geo
+from globalguide.emulator.session import bearer
 from tests.e2e.conftest import run_cli, run_json
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +50,7 @@ def deployed(emulator):
 
 
 def instances(endpoint: str) -> list[dict]:
-    state = requests.get(f"{endpoint}/_emulator/state", timeout=10).json()
+    state = requests.get(f"{endpoint}/_emulator/state", headers=bearer(endpoint), timeout=10).json()
     return state["compute"]["instances"]
 
 

@@ -7,6 +7,7 @@ import requests
 
 from globalguide.cloud.clients import CloudClients
 from globalguide.emulator.server import DEFAULT_PROJECT, Emulator, EmulatorConfig, EmulatorServer
+from globalguide.emulator.session import bearer
 
 ALL_APIS = (
     "run.googleapis.com",
@@ -63,4 +64,6 @@ def enabled(clients, project):
 
 
 def requests_log(endpoint: str) -> list[dict]:
-    return requests.get(f"{endpoint}/_emulator/requests", timeout=5).json()
+    return requests.get(
+        f"{endpoint}/_emulator/requests", headers=bearer(endpoint), timeout=5
+    ).json()

@@ -22,7 +22,7 @@ from globalguide.emulator.images import Image
 from globalguide.emulator.server import EmulatorConfig
 
 TINY_APP = r"""
-import json, os, sys, threading, time
+import json, os, socketserver, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODE = os.environ.get("TINY_MODE", "")
@@ -35,7 +35,7 @@ if MODE == "silent":
 COUNT = 0
 LOCK = threading.Lock()
 REGION = {"region": os.environ.get("SERVICE_REGION")}
-ENV_KEYS = ("PORT", "BIND_HOST", "K_SERVICE", "K_REVISION", "K_CONFIGURATION",
+ENV_KEYS = ("PORT", "BIND_HOST", "BIND_UNIX", "K_SERVICE", "K_REVISION", "K_CONFIGURATION",
             "GEMINI_BASE_URL", "SERVICE_REGION", "GREETING", "HOME", "PYTHONPATH")
 
 
@@ -100,10 +100,17 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = _handle
 
 
-ADDRESS = (os.environ.get("BIND_HOST", "0.0.0.0"), int(os.environ["PORT"]))
-server = ThreadingHTTPServer(ADDRESS, Handler)
-server.daemon_threads = True
-print(f"tiny app listening on {server.server_port}", flush=True)
+class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+if os.environ.get("BIND_UNIX"):
+    server = UnixServer(os.environ["BIND_UNIX"], Handler)
+else:
+    address = (os.environ.get("BIND_HOST", "0.0.0.0"), int(os.environ["PORT"]))
+    server = ThreadingHTTPServer(address, Handler)
+    server.daemon_threads = True
+print("tiny app listening", flush=True)
 server.serve_forever()
 """
 
@@ -174,6 +181,42 @@ def http_get(
         return response.status, dict(response.getheaders()), response.read()
     finally:
         conn.close()
+
+
+def socket_get(socket_path: str, path: str = "/") -> tuple[int, bytes]:
+    """GET straight from a revision's Unix socket (as only its front, or this user, can)."""
+    from globalguide.emulator.dataplane.proxy import UnixHTTPConnection
+
+    conn = UnixHTTPConnection(socket_path, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def listening_tcp_ports(pid: int) -> set[int]:
+    """The TCP ports the process listens on (Linux /proc: its sockets in LISTEN state)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 def pid_alive(pid: int) -> bool:

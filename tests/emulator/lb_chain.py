@@ -14,6 +14,7 @@ from google.cloud.devtools import cloudbuild_v1 as cb
 
 from globalguide.cloud.clients import CloudClients
 from globalguide.cloud.source import make_context, service_dir
+from globalguide.emulator.session import bearer
 
 MODEL = "gemini-2.5-flash"
 GEO = "X-Client-Geo-Location"
@@ -151,10 +152,11 @@ def frontend(
     )
     wait(c.global_forwarding_rules.insert(project=project, forwarding_rule_resource=rule))
     fr = c.global_forwarding_rules.get(project=project, forwarding_rule=f"{name}-fr").self_link
-    return {"rule": fr, "url": edge_url(str(c.endpoint), fr)}
+    return {"rule": fr, "url": edge_url(str(c.endpoint), fr, c.token)}
 
 
-def edge_url(endpoint: str, rule: str) -> str:
-    edges = requests.get(f"{endpoint}/_emulator/edges", timeout=5).json()
+def edge_url(endpoint: str, rule: str, token: str | None = None) -> str:
+    headers = bearer(endpoint, token)
+    edges = requests.get(f"{endpoint}/_emulator/edges", headers=headers, timeout=5).json()
     (edge,) = [e for e in edges if e["forwardingRule"] == rule]
     return edge["url"]

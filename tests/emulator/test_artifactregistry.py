@@ -8,6 +8,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import artifactregistry_v1 as ar
 
 from globalguide.emulator.artifactregistry import parse_image_uri
+from globalguide.emulator.session import bearer
 from tests.emulator.fakes import running_emulator
 
 DOCKER = ar.Repository.Format.DOCKER
@@ -83,6 +84,7 @@ def test_format_location_and_fields_are_checked(enabled, emu, project):
         _create(enabled, project, labels={"Upper": "x"})
     response = requests.post(
         f"{emu.base_url}/v1/{_parent(project)}/repositories?repositoryId=x",
+        headers=bearer(emu.base_url),
         json={"format": "DOCKER", "colour": "blue"},
         timeout=5,
     )

@@ -11,6 +11,7 @@ from google.cloud import artifactregistry_v1 as ar
 from google.cloud.devtools import cloudbuild_v1 as cb
 
 from globalguide.cloud.source import make_context, service_dir
+from globalguide.emulator.session import bearer
 from tests.emulator.fakes import running_emulator, simple_context, tarball
 
 BUILDER = "gcr.io/cloud-builders/docker"
@@ -213,6 +214,7 @@ def test_request_shape_is_checked(enabled, emu, project):
     _setup(enabled, project)
     response = requests.post(
         f"{emu.base_url}/v1/projects/{project}/builds",
+        headers=bearer(emu.base_url),
         json={"steps": [{"name": BUILDER, "args": ["build", "."]}], "colour": "red"},
         timeout=5,
     )

@@ -14,6 +14,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import compute_v1
 
 from globalguide.emulator.server import DEFAULT_PROJECT
+from globalguide.emulator.session import bearer
 
 P = DEFAULT_PROJECT
 REGIONS = ("us-central1", "europe-west1", "asia-northeast1")
@@ -549,7 +550,10 @@ def test_regional_operations_get_and_wait(enabled):
 def test_operation_wire_shape(enabled, endpoint):
     """The raw JSON of a compute operation (what extended_operation reads)."""
     body = requests.post(
-        f"{endpoint}/compute/v1/projects/{P}/global/addresses", json={"name": "ip"}, timeout=5
+        f"{endpoint}/compute/v1/projects/{P}/global/addresses",
+        headers=bearer(endpoint),
+        json={"name": "ip"},
+        timeout=5,
     ).json()
     assert body["kind"] == "compute#operation"
     assert body["status"] == "DONE" and body["progress"] == 100

@@ -10,6 +10,7 @@ import requests
 from google.api_core import exceptions as gexc
 from google.cloud import compute_v1
 
+from globalguide.emulator.session import bearer
 from tests.emulator.test_compute import (
     GEO_HEADER,
     REGIONS,
@@ -103,6 +104,7 @@ def test_unknown_field_is_400(enabled, endpoint):
     """Labels on a backend service: the schema has no such field (gcp-facts §1.1)."""
     resp = requests.post(
         f"{endpoint}{API}/global/backendServices",
+        headers=bearer(endpoint),
         json={"name": "bs", "labels": {"a": "b"}},
         timeout=5,
     )
@@ -232,6 +234,7 @@ def test_neg_region_must_exist(enabled):
 def test_neg_has_no_labels(enabled, endpoint):
     resp = requests.post(
         f"{endpoint}{API}/regions/us-central1/networkEndpointGroups",
+        headers=bearer(endpoint),
         json={"name": "neg", "networkEndpointType": "SERVERLESS", "labels": {"a": "b"}},
         timeout=5,
     )

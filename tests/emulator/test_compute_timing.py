@@ -13,6 +13,7 @@ from google.cloud import compute_v1
 from globalguide.cloud.clients import CloudClients
 from globalguide.emulator.operations import FaultInjector
 from globalguide.emulator.server import Emulator, EmulatorConfig, EmulatorServer
+from globalguide.emulator.session import bearer
 from tests.emulator.test_compute import P, backend_service, serverless_neg
 from tests.emulator.test_compute_instances import ZONE, instance
 
@@ -211,7 +212,9 @@ def test_same_seed_same_faults(tmp_path):
                         )
                     )
                 )
-            injected = requests.get(f"{server.endpoint}/_emulator/faults", timeout=5).json()
+            injected = requests.get(
+                f"{server.endpoint}/_emulator/faults", headers=bearer(server.endpoint), timeout=5
+            ).json()
             return results, injected["injected"]
         finally:
             server.stop()

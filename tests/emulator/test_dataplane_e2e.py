@@ -18,6 +18,7 @@ import pytest
 import requests
 from google.api_core import exceptions as gexc
 
+from globalguide.emulator.session import bearer
 from tests.emulator.dataplane_support import pid_alive, port_listening, wait_for
 from tests.emulator.fakes import running_emulator
 from tests.emulator.lb_chain import (
@@ -57,8 +58,12 @@ def ask(url: str, city: str | None = None, path: str = "/", **extra: str):
 
 def vertex(endpoint: str, verb: str, body: dict | None = None):
     if body is None and verb == "calls":
-        return requests.get(f"{endpoint}/_emulator/vertex/calls", timeout=5).json()
-    return requests.post(f"{endpoint}/_emulator/vertex/{verb}", json=body or {}, timeout=5)
+        return requests.get(
+            f"{endpoint}/_emulator/vertex/calls", headers=bearer(endpoint), timeout=5
+        ).json()
+    return requests.post(
+        f"{endpoint}/_emulator/vertex/{verb}", headers=bearer(endpoint), json=body or {}, timeout=5
+    )
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,10 @@ from tests.emulator.dataplane_support import (
     FakeEmulator,
     echo,
     http_get,
+    listening_tcp_ports,
     pid_alive,
     port_listening,
+    socket_get,
     tiny_image,
     wait_for,
 )
@@ -66,7 +68,7 @@ def test_start_is_non_blocking_and_the_revision_gets_cloud_runs_environment(plan
     assert status == 200
     got = echo(body)
     env = got["env"]
-    assert env["PORT"] == str(handle.port) and env["BIND_HOST"] == "127.0.0.1"
+    assert env["PORT"] == "8080" and env["BIND_UNIX"] == handle.socket_path
     assert env["K_SERVICE"] == "tiny" and env["K_CONFIGURATION"] == "tiny"
     assert env["K_REVISION"] == "tiny-00001-abc"
     # The revision's env wins over the image's; the fake Vertex is reached per region.
@@ -97,7 +99,7 @@ def test_restricted_ingress_answers_googles_404_and_never_reaches_the_app(plane,
     assert headers["Content-Type"].startswith("text/html")
     assert b"Error 404 (Not Found)!!1" in body
     assert b"<code>/secret</code> was not found on this server" in body
-    _, _, count = http_get(f"http://127.0.0.1:{handle.port}", "/_count")
+    _, count = socket_get(handle.socket_path, "/_count")
     assert json.loads(count)["count"] == 0
 
 
@@ -106,7 +108,7 @@ def test_paths_cloud_run_reserves_never_reach_the_app(plane, image, path):
     handle = ready(start(plane, image))
     status, _, body = http_get(handle.uri, path)
     assert status == 404 and b"Error 404 (Not Found)!!1" in body
-    _, _, count = http_get(f"http://127.0.0.1:{handle.port}", "/_count")
+    _, count = socket_get(handle.socket_path, "/_count")
     assert json.loads(count)["count"] == 0
 
 
@@ -192,20 +194,33 @@ def test_stop_all_leaves_no_process_no_port_and_an_empty_children_file(plane, im
     handles.append(ready(other))
     children = tmp_path / "state" / CHILDREN_FILE
     assert sorted(json.loads(children.read_text())) == sorted(h.pid for h in handles)
-    ports = [h.port for h in handles] + [int(h.uri.rsplit(":", 1)[1]) for h in handles]
+    ports = [int(h.uri.rsplit(":", 1)[1]) for h in handles]
     plane.stop_all()
     for handle in handles:
         assert not pid_alive(handle.pid)
+        assert not Path(handle.socket_path).parent.exists()
     for port in ports:
         assert not port_listening(port)
     assert json.loads(children.read_text()) == []
     assert plane.snapshot()["services"] == []
 
 
-def test_snapshot_lists_revisions_with_status_pid_port_and_uri(plane, image):
+def test_snapshot_lists_revisions_with_status_pid_socket_and_uri(plane, image):
     handle = ready(start(plane, image))
     (service,) = plane.snapshot()["services"]
     assert service["uri"] == handle.uri and service["serving"] == "tiny-00001-abc"
     (revision,) = service["revisions"]
     assert revision["status"] == "ready"
-    assert revision["pid"] == handle.pid and revision["port"] == handle.port
+    assert revision["pid"] == handle.pid and revision["socket"] == handle.socket_path
+
+
+def test_the_revision_is_reachable_only_through_its_front(plane, image):
+    """No TCP listener of its own, and its socket sits in a directory only this user may
+    enter: a request that skips the front (and its ingress check) has nowhere to go."""
+    handle = ready(start(plane, image, ingress="INGRESS_TRAFFIC_INTERNAL_ONLY"))
+    assert listening_tcp_ports(handle.pid) == set()
+    directory = Path(handle.socket_path).parent
+    assert directory.stat().st_mode & 0o777 == 0o700
+    assert http_get(handle.uri, "/", {"X-Client-Geo-Location": "Atlantis,,ZZ"})[0] == 404
+    _, count = socket_get(handle.socket_path, "/_count")
+    assert json.loads(count)["count"] == 0

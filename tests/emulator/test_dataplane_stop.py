@@ -18,6 +18,7 @@ from globalguide.emulator import daemon
 from globalguide.emulator.dataplane import DataPlane
 from globalguide.emulator.dataplane.runner import CHILDREN_FILE
 from globalguide.emulator.server import EmulatorConfig
+from globalguide.emulator.session import bearer
 from tests.emulator.dataplane_support import (
     FakeEmulator,
     pid_alive,
@@ -43,7 +44,7 @@ def test_emulator_stop_ends_every_process_and_closes_every_port(tmp_path):
     state_dir = tmp_path / "state"
     running = daemon.start_background([], directory=state_dir)
     try:
-        c = CloudClients(running.project, endpoint=running.endpoint)
+        c = CloudClients(running.project, endpoint=running.endpoint, token=running.token)
         c.service_usage.batch_enable_services(
             service_usage_v1.BatchEnableServicesRequest(
                 parent=f"projects/{running.project}", service_ids=list(APIS)
@@ -54,7 +55,11 @@ def test_emulator_stop_ends_every_process_and_closes_every_port(tmp_path):
         neg = serverless_neg(c, running.project, "europe-west1")
         address = global_address(c, running.project)
         edge = frontend(c, running.project, "lg", [neg], address, "80", outlier=False)
-        plane = requests.get(f"{running.endpoint}/_emulator/state", timeout=10).json()["dataplane"]
+        plane = requests.get(
+            f"{running.endpoint}/_emulator/state",
+            headers=bearer(running.endpoint, running.token),
+            timeout=10,
+        ).json()["dataplane"]
         pids = [r["pid"] for s in plane["services"] for r in s["revisions"]]
         assert len(pids) == 1 and pid_alive(pids[0])
         assert json.loads((state_dir / CHILDREN_FILE).read_text()) == pids

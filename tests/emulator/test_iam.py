@@ -7,6 +7,8 @@ import requests
 from google.api_core import exceptions as gexc
 from google.cloud import run_v2, service_usage_v1
 
+from globalguide.emulator.session import bearer
+
 IAM_APIS = ["iam.googleapis.com", "cloudresourcemanager.googleapis.com"]
 
 
@@ -118,12 +120,22 @@ def test_deleting_an_account_leaves_deleted_members_in_the_policy(iam, project, 
     p = policy(iam, project)
     p.bindings.add(role="roles/logging.logWriter", members=[f"serviceAccount:{made['email']}"])
     set_policy(iam, project, p)
-    assert requests.get(f"{endpoint}/_emulator/resources", timeout=5).json()["count"] == 2
+    assert (
+        requests.get(f"{endpoint}/_emulator/resources", headers=bearer(endpoint), timeout=5).json()[
+            "count"
+        ]
+        == 2
+    )
     iam.service_accounts.delete(project, made["email"])
     members = [m for b in policy(iam, project).bindings for m in b.members]
     assert f"deleted:serviceAccount:{made['email']}?uid={made['uniqueId']}" in members
     # The leftover binding still counts: removing it is the deployer's job.
-    assert requests.get(f"{endpoint}/_emulator/resources", timeout=5).json()["count"] == 1
+    assert (
+        requests.get(f"{endpoint}/_emulator/resources", headers=bearer(endpoint), timeout=5).json()[
+            "count"
+        ]
+        == 1
+    )
 
 
 def test_cloud_run_refuses_a_service_account_that_does_not_exist(iam, project, enabled):

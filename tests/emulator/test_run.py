@@ -17,6 +17,7 @@ from google.iam.v1 import iam_policy_pb2, policy_pb2
 from google.longrunning import operations_pb2
 from google.protobuf import duration_pb2, field_mask_pb2
 
+from globalguide.emulator.session import bearer
 from tests.emulator.fakes import FakeDataPlane, running_emulator, simple_context
 
 REGION = "us-central1"
@@ -263,6 +264,7 @@ def test_region_and_schema_are_checked(enabled, emu, project, dataplane):
         )
     response = requests.post(
         f"{emu.base_url}/v2/{_parent(project)}/services?serviceId=a",
+        headers=bearer(emu.base_url),
         json={"template": {"containers": [{"image": "x"}]}, "replicas": 3},
         timeout=5,
     )
@@ -270,6 +272,7 @@ def test_region_and_schema_are_checked(enabled, emu, project, dataplane):
     assert 'Unknown name "replicas"' in response.json()["error"]["message"]
     bad_enum = requests.post(
         f"{emu.base_url}/v2/{_parent(project)}/services?serviceId=a",
+        headers=bearer(emu.base_url),
         json={"template": {"containers": [{"image": "x"}]}, "ingress": "INGRESS_TRAFFIC_SOME"},
         timeout=5,
     )

@@ -13,6 +13,7 @@ from globalguide.emulator.serviceusage import (
     ServiceDisabled,
     project_number,
 )
+from globalguide.emulator.session import bearer
 from tests.emulator.fakes import running_emulator
 
 ENABLED = service_usage_v1.State.ENABLED
@@ -73,7 +74,9 @@ def test_enable_and_disable_are_operations(emu, clients, project):
     result = op.result(timeout=10)
     assert result.service.state == ENABLED
     assert clients.service_usage.get_service(request={"name": name}).state == ENABLED
-    raw = requests.get(f"{emu.base_url}/v1/{op.operation.name}", timeout=5).json()
+    raw = requests.get(
+        f"{emu.base_url}/v1/{op.operation.name}", headers=bearer(emu.base_url), timeout=5
+    ).json()
     assert raw["done"] is True
     assert raw["response"]["@type"].endswith("EnableServiceResponse")
 

@@ -11,6 +11,7 @@ from google.api_core import exceptions as gexc
 
 from globalguide.emulator import storage as storage_module
 from globalguide.emulator.serviceusage import project_number
+from globalguide.emulator.session import bearer
 from tests.emulator.fakes import running_emulator
 
 
@@ -49,7 +50,10 @@ def test_creating_a_bucket_twice_is_a_conflict(emu, clients):
         info.value.message
     )
     body = requests.post(
-        f"{emu.base_url}/storage/v1/b?project={emu.project}", json={"name": "gg-twice"}, timeout=5
+        f"{emu.base_url}/storage/v1/b?project={emu.project}",
+        headers=bearer(emu.base_url),
+        json={"name": "gg-twice"},
+        timeout=5,
     ).json()
     assert body["error"]["errors"][0]["reason"] == "conflict"
 
@@ -73,7 +77,10 @@ def test_creating_a_bucket_twice_is_a_conflict(emu, clients):
 def test_invalid_bucket_names_are_refused(emu, name):
     # Raw requests: the client library pre-checks some of these rules itself.
     response = requests.post(
-        f"{emu.base_url}/storage/v1/b?project={emu.project}", json={"name": name}, timeout=5
+        f"{emu.base_url}/storage/v1/b?project={emu.project}",
+        headers=bearer(emu.base_url),
+        json={"name": name},
+        timeout=5,
     )
     assert response.status_code == 400
     assert response.json()["error"]["message"] == f"Invalid bucket name: '{name}'"
@@ -96,7 +103,12 @@ def test_valid_names_at_the_edges(emu, clients):
 
 
 def test_bucket_needs_a_project_and_a_valid_location(emu, clients):
-    missing = requests.post(f"{emu.base_url}/storage/v1/b", json={"name": "gg-x"}, timeout=5)
+    missing = requests.post(
+        f"{emu.base_url}/storage/v1/b",
+        headers=bearer(emu.base_url),
+        json={"name": "gg-x"},
+        timeout=5,
+    )
     assert missing.status_code == 400
     assert missing.json()["error"]["errors"][0]["reason"] == "required"
     with pytest.raises(gexc.BadRequest, match="location constraint is not valid"):
@@ -181,7 +193,10 @@ def test_checksum_mismatch_is_refused(emu, clients):
     response = requests.post(
         f"{emu.base_url}/upload/storage/v1/b/gg-checksums/o?uploadType=multipart",
         data=body,
-        headers={"Content-Type": f'multipart/related; boundary="{boundary}"'},
+        headers={
+            **bearer(emu.base_url),
+            "Content-Type": f'multipart/related; boundary="{boundary}"',
+        },
         timeout=5,
     )
     assert response.status_code == 400
@@ -201,7 +216,9 @@ def test_missing_bucket_and_object(emu, clients):
     with pytest.raises(gexc.NotFound):
         clients.storage.bucket("gg-nowhere").blob("x").upload_from_string(b"x")
     bucket = clients.storage.create_bucket("gg-empty")
-    response = requests.get(f"{emu.base_url}/storage/v1/b/gg-empty/o/missing", timeout=5)
+    response = requests.get(
+        f"{emu.base_url}/storage/v1/b/gg-empty/o/missing", headers=bearer(emu.base_url), timeout=5
+    )
     assert response.status_code == 404
     assert response.json()["error"]["message"] == "No such object: gg-empty/missing"
     assert bucket.get_blob("missing") is None
@@ -217,7 +234,10 @@ def test_faults_fail_bucket_creation(tmp_path):
 
 def _foreign(endpoint: str, *names: str) -> None:
     response = requests.post(
-        f"{endpoint}/_emulator/storage/foreign", json={"names": list(names)}, timeout=5
+        f"{endpoint}/_emulator/storage/foreign",
+        headers=bearer(endpoint),
+        json={"names": list(names)},
+        timeout=5,
     )
     assert response.status_code == 200
 

@@ -8,11 +8,12 @@ import pytest
 import requests
 from google import genai
 from google.genai import errors, types
-from google.oauth2.credentials import Credentials
 
 from globalguide import geo
+from globalguide.cloud.clients import emulator_credentials
 from globalguide.emulator import vertex_api
 from globalguide.emulator.serviceusage import project_number
+from globalguide.emulator.session import bearer
 from globalguide.emulator.vertex_api import API, SAME_REGION_RTT_MS, modelled_rtt_ms
 
 MODEL = "gemini-2.5-flash"
@@ -25,7 +26,7 @@ def client(endpoint: str, project: str, location: str = "europe-west1", region: 
         vertexai=True,
         project=project,
         location=location,
-        credentials=Credentials(token="emulator"),
+        credentials=emulator_credentials(endpoint),
         http_options=types.HttpOptions(base_url=base),
     )
 
@@ -36,12 +37,14 @@ def test_generate_and_stream_from_a_region(enabled, endpoint, project):
     assert "Paris" in reply.text
     chunks = list(gemini.models.generate_content_stream(model=MODEL, contents=PROMPT))
     assert len(chunks) > 1 and "Paris" in "".join(c.text for c in chunks)
-    calls = requests.get(f"{endpoint}/_emulator/vertex/calls", timeout=5).json()
+    calls = requests.get(
+        f"{endpoint}/_emulator/vertex/calls", headers=bearer(endpoint), timeout=5
+    ).json()
     assert [(c["caller_region"], c["location"], c["stream"]) for c in calls] == [
         ("europe-west1", "europe-west1", False),
         ("europe-west1", "europe-west1", True),
     ]
-    log = requests.get(f"{endpoint}/_emulator/requests", timeout=5).json()
+    log = requests.get(f"{endpoint}/_emulator/requests", headers=bearer(endpoint), timeout=5).json()
     assert {(e["api"], e["mutating"]) for e in log if "generateContent" in e["path"]} == {
         ("aiplatform", False)
     }
@@ -71,18 +74,27 @@ def test_another_project_is_refused(enabled, endpoint):
 def test_controls_mark_a_model_unavailable_and_inject_failures(enabled, endpoint, project):
     gemini = client(endpoint, project)
     url = f"{endpoint}/_emulator/vertex"
-    r = requests.post(f"{url}/unavailable", json={"model": MODEL, "location": "europe-west1"})
+    r = requests.post(
+        f"{url}/unavailable",
+        headers=bearer(endpoint),
+        json={"model": MODEL, "location": "europe-west1"},
+    )
     assert r.status_code == 200
     with pytest.raises(errors.ClientError) as caught:
         gemini.models.generate_content(model=MODEL, contents=PROMPT)
     assert caught.value.code == 404
     other = client(endpoint, project, location="global")
-    assert requests.post(f"{url}/fail", json={"code": 429, "count": 1}).status_code == 200
+    assert (
+        requests.post(
+            f"{url}/fail", headers=bearer(endpoint), json={"code": 429, "count": 1}
+        ).status_code
+        == 200
+    )
     with pytest.raises(errors.ClientError) as caught:
         other.models.generate_content(model=MODEL, contents=PROMPT)
     assert caught.value.code == 429
     assert other.models.generate_content(model=MODEL, contents=PROMPT).text
-    assert requests.post(f"{url}/reset").status_code == 200
+    assert requests.post(f"{url}/reset", headers=bearer(endpoint)).status_code == 200
     assert gemini.models.generate_content(model=MODEL, contents=PROMPT).text
 
 
@@ -95,12 +107,19 @@ def test_controls_mark_a_model_unavailable_and_inject_failures(enabled, endpoint
     ],
 )
 def test_bad_control_requests_are_400(emu, endpoint, name, body):
-    r = requests.post(f"{endpoint}/_emulator/vertex/{name}", json=body, timeout=5)
+    r = requests.post(
+        f"{endpoint}/_emulator/vertex/{name}", headers=bearer(endpoint), json=body, timeout=5
+    )
     assert r.status_code == 400
 
 
 def test_unknown_controls_are_404(emu, endpoint):
-    assert requests.get(f"{endpoint}/_emulator/vertex/nope", timeout=5).status_code == 404
+    assert (
+        requests.get(
+            f"{endpoint}/_emulator/vertex/nope", headers=bearer(endpoint), timeout=5
+        ).status_code
+        == 404
+    )
 
 
 def test_modelled_round_trips():

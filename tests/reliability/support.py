@@ -7,15 +7,20 @@ import requests
 from globalguide import geo
 from globalguide.cloud import deployment
 from globalguide.cloud.clients import CloudClients
+from globalguide.emulator.session import bearer
 from globalguide.errors import CloudError
 from globalguide.spec import DeploySpec
 
 
 def control(endpoint: str, name: str, body: dict | None = None) -> dict:
     if body is None:
-        response = requests.get(f"{endpoint}/_emulator/{name}", timeout=10)
+        response = requests.get(
+            f"{endpoint}/_emulator/{name}", headers=bearer(endpoint), timeout=10
+        )
     else:
-        response = requests.post(f"{endpoint}/_emulator/{name}", json=body, timeout=10)
+        response = requests.post(
+            f"{endpoint}/_emulator/{name}", headers=bearer(endpoint), json=body, timeout=10
+        )
     response.raise_for_status()
     return response.json()
 

@@ -10,6 +10,7 @@ from globalguide.cloud import deployment
 from globalguide.cloud.clients import CloudClients
 from globalguide.cloud.names import Names
 from globalguide.cloud.source import BuildContext
+from globalguide.emulator.session import bearer
 from globalguide.errors import CloudError
 from globalguide.spec import DeploySpec
 from tests.emulator.fakes import tarball
@@ -27,7 +28,9 @@ def setup(emulator_server):
 
 
 def _creates(endpoint: str) -> int:
-    log = requests.get(f"{endpoint}/_emulator/requests", timeout=10).json()
+    log = requests.get(
+        f"{endpoint}/_emulator/requests", headers=bearer(endpoint), timeout=10
+    ).json()
     return sum(1 for e in log if e["method"] == "POST" and e["path"].endswith("/builds"))
 
 

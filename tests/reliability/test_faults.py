@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from globalguide.emulator.session import bearer
 from tests.reliability.support import assert_truthful, control, deploy_then_teardown
 
 pytestmark = pytest.mark.slow
@@ -29,10 +30,16 @@ def test_faults_can_be_reconfigured_and_are_deterministic(emulator_server):
     endpoint = emulator_server.endpoint
     control(endpoint, "faults", {"rate": 1.0, "seed": 7})
     url = f"{endpoint}/compute/v1/projects/{emulator_server.emulator.project}/global/addresses"
-    first = [requests.post(url, json={"name": "x"}, timeout=10) for _ in range(3)]
+    first = [
+        requests.post(url, headers=bearer(endpoint), json={"name": "x"}, timeout=10)
+        for _ in range(3)
+    ]
     kinds = [f["kind"] for f in control(endpoint, "faults")["injected"]]
     control(endpoint, "faults", {"rate": 1.0, "seed": 7})
-    again = [requests.post(url, json={"name": "x"}, timeout=10) for _ in range(3)]
+    again = [
+        requests.post(url, headers=bearer(endpoint), json={"name": "x"}, timeout=10)
+        for _ in range(3)
+    ]
     assert [r.status_code for r in first] == [r.status_code for r in again]
     # At rate 1 every call is faulted: an error answer, or (kind "operation") a 200 whose
     # operation ends in error; a plain success would be no fault at all.
@@ -40,11 +47,25 @@ def test_faults_can_be_reconfigured_and_are_deterministic(emulator_server):
     for response, kind in zip(first, kinds, strict=True):
         if kind == "operation":
             assert response.status_code == 200
-            done = requests.post(f"{response.json()['selfLink']}/wait", timeout=10).json()
+            done = requests.post(
+                f"{response.json()['selfLink']}/wait", headers=bearer(endpoint), timeout=10
+            ).json()
             assert done["status"] == "DONE" and done.get("error"), done
         else:
             assert response.status_code == int(kind)
     assert control(endpoint, "faults")["rate"] == 1.0
     control(endpoint, "faults", {"rate": 0.0, "seed": 0})
-    assert requests.post(f"{endpoint}/_emulator/faults", json={"rate": 2}).status_code == 400
-    assert requests.post(f"{endpoint}/_emulator/faults", data="x").status_code == 400
+    assert (
+        requests.post(
+            f"{endpoint}/_emulator/faults", headers=bearer(endpoint), json={"rate": 2}
+        ).status_code
+        == 400
+    )
+    assert (
+        requests.post(
+            f"{endpoint}/_emulator/faults",
+            headers={**bearer(endpoint), "Content-Type": "application/json"},
+            data="x",
+        ).status_code
+        == 400
+    )

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from globalguide.emulator import daemon
+from globalguide.emulator.session import bearer
 from tests.reliability.support import control, resources_left, serves_every_region
 
 pytestmark = pytest.mark.slow
@@ -60,7 +61,9 @@ def kill_when_seen(endpoint: str, proc: subprocess.Popen, method: str, fragment:
     FRAGMENT ("$" marks the end of the path; bounded: at most WAIT_S)."""
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
-        log = requests.get(f"{endpoint}/_emulator/requests", timeout=10).json()
+        log = requests.get(
+            f"{endpoint}/_emulator/requests", headers=bearer(endpoint), timeout=10
+        ).json()
         if any(e["method"] == method and fragment in e["path"] + "$" for e in log):
             break
         assert proc.poll() is None, "the command finished before the kill point"

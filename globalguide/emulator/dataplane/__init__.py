@@ -68,7 +68,9 @@ class DataPlane:
         self._failing: set[str] = set()
         self.config = PropagatedConfig(lambda: self.compute, self._config_delay_s)
         self.runner: Runner = runner or LocalProcessRunner(
-            state_dir=Path(config.state_dir), gemini_base_url=self._gemini_base_url
+            state_dir=Path(config.state_dir),
+            gemini_base_url=self._gemini_base_url,
+            gemini_token=str(getattr(emulator, "revision_token", "")),
         )
         self.vm_probes = VmProbes(self._append_serial)
         _LIVE.add(self)

@@ -246,7 +246,7 @@ class Edge:
         if self._host.failing(chosen.region):
             outcome(503)
             return reply(start_response, 503, DRILL_BODY, pages.TEXT)
-        port, request_timeout_s = serving
+        socket_path, request_timeout_s = serving
         try:
             body = read_body(request.environ)
         except BodyTooLarge:
@@ -259,7 +259,7 @@ class Edge:
         backend_timeout_s = float(backend.get("timeoutSec") or DEFAULT_BACKEND_TIMEOUT_S)
         try:
             upstream = forward(
-                port=port,
+                socket_path=socket_path,
                 method=request.environ["REQUEST_METHOD"],
                 target=request_target(request.environ),
                 headers=headers,

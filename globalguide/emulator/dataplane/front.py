@@ -5,7 +5,8 @@ project's network. So only ``INGRESS_TRAFFIC_ALL`` lets it through; with any oth
 Cloud Run answers 404 with Google's error page and the request never reaches the container
 (https://cloud.google.com/run/docs/securing/ingress). The emulated load balancer does not
 come this way: it is allowed by ``INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER`` too and reaches
-the revision's process directly (see :mod:`edge`).
+the revision's socket directly (see :mod:`edge`). These two are the only ways in: the
+revision's process listens on a Unix socket in a directory only the emulator can enter.
 
 Cloud Run keeps some URL paths for itself: ``/eventlog``, paths under ``/_ah/``, and "some
 paths ending with z" (https://cloud.google.com/run/docs/known-issues, "Reserved URL paths");
@@ -78,16 +79,16 @@ class ServiceSlot:
     def uri(self) -> str:
         return self.front.url
 
-    def target(self) -> tuple[int, float] | None:
-        """(port, request timeout) of the serving revision, if one is ready."""
+    def target(self) -> tuple[str, float] | None:
+        """(Unix socket, request timeout) of the serving revision, if one is ready."""
         with self._lock:
             revision = self.serving
         if revision is None:
             return None
-        port = revision.serving_port
-        if port is None:
+        socket_path = revision.serving_socket
+        if socket_path is None:
             return None
-        return port, request_timeout_s(revision)
+        return socket_path, request_timeout_s(revision)
 
     def set_serving(self, revision: Revision) -> list[Revision]:
         """Send traffic to ``revision`` if it is the newest ready one; the revisions to stop."""
@@ -131,7 +132,7 @@ def front_app(slot: Callable[[], ServiceSlot]) -> Callable[..., Iterable[bytes]]
         target = service.target()
         if target is None:
             return reply(start_response, 503, "Service Unavailable", pages.TEXT)
-        port, timeout_s = target
+        socket_path, timeout_s = target
         try:
             body = read_body(environ)
         except BodyTooLarge:
@@ -139,7 +140,7 @@ def front_app(slot: Callable[[], ServiceSlot]) -> Callable[..., Iterable[bytes]]
         headers = [(n, v.encode("latin-1")) for n, v in request_headers(environ)]
         try:
             upstream = forward(
-                port=port,
+                socket_path=socket_path,
                 method=environ["REQUEST_METHOD"],
                 target=request_target(environ),
                 headers=headers,

@@ -1,8 +1,10 @@
 """Loopback HTTP plumbing shared by the service fronts and the load-balancer edges.
 
-:class:`Listener` serves a WSGI app on a loopback port in daemon threads.
-:func:`forward` sends a request to a local upstream and streams its answer back chunk by
-chunk (server-sent events pass through as they are produced), bounded by a deadline.
+:class:`Listener` serves a WSGI app on a loopback port in daemon threads, parsing requests
+strictly (:mod:`globalguide.emulator.strict_http`).
+:func:`forward` sends a request to a revision's Unix socket and streams its answer back
+chunk by chunk (server-sent events pass through as they are produced), bounded by a
+deadline. The revision's own ``Server`` and ``Date`` are replaced by the front end's.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from globalguide.emulator.strict_http import handler_named
 
 LOOPBACK = "127.0.0.1"
 # Cloud Run's request size limit for HTTP/1 (https://cloud.google.com/run/quotas).
@@ -44,17 +47,10 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Headers = list[tuple[str, str]]
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log, and a server header that does not name the emulator's web server."""
-
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def log_error(self, *args: Any) -> None:
-        pass
-
-    def version_string(self) -> str:
-        return "Google Frontend"
+# Strict parsing and Google's front-end pages for malformed requests (see strict_http).
+FrontEndHandler = handler_named("Google Frontend")
+# Set by the front end itself: an upstream's own values are dropped, never doubled.
+FRONT_END_SET = frozenset({"server", "date"})
 
 
 class Listener:
@@ -63,7 +59,7 @@ class Listener:
     def __init__(self, app: WSGIApp, name: str) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server: BaseWSGIServer = make_server(
-            LOOPBACK, 0, app, threaded=True, request_handler=_QuietHandler
+            LOOPBACK, 0, app, threaded=True, request_handler=FrontEndHandler
         )
         self.port: int = self._server.server_port
         self.url = f"http://{LOOPBACK}:{self.port}"
@@ -94,13 +90,15 @@ class Listener:
 
 
 def request_target(environ: dict[str, Any]) -> str:
-    """The request's path and query as the client sent them."""
+    """The request's path and query as the client sent them (printable ASCII: the strict
+    parser refuses anything else); any other byte is percent-encoded."""
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if raw and raw.startswith("/"):
-        return raw
-    path = quote(environ.get("PATH_INFO", "") or "/", safe="/:@!$&'()*+,;=-._~%")
-    query = environ.get("QUERY_STRING", "")
-    return f"{path}?{query}" if query else path
+    if not (raw and raw.startswith("/")):
+        path = environ.get("PATH_INFO", "") or "/"
+        query = environ.get("QUERY_STRING", "")
+        raw = f"{path}?{query}" if query else path
+    data = raw.encode("latin-1", "replace")
+    return "".join(chr(b) if 0x21 <= b <= 0x7E else f"%{b:02X}" for b in data)
 
 
 def request_headers(environ: dict[str, Any]) -> Headers:
@@ -167,16 +165,34 @@ class UpstreamResponse:
     body: Iterator[bytes]
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a Unix stream socket (a revision's ``BIND_UNIX``)."""
+
+    def __init__(self, socket_path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = socket_path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
 def forward(
     *,
-    port: int,
+    socket_path: str,
     method: str,
     target: str,
     headers: list[tuple[str, str | bytes]],
     body: bytes,
     deadline: float,
 ) -> UpstreamResponse:
-    """Send the request to ``127.0.0.1:port``; the response body streams as it arrives.
+    """Send the request to the socket; the response body streams as it arrives.
 
     ``deadline`` (a ``time.monotonic()`` value) bounds the whole exchange: past it before
     the response head arrives, UpstreamError("timeout"); past it mid-body, the body ends.
@@ -184,7 +200,7 @@ def forward(
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise UpstreamError("timeout")
-    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=remaining)
+    conn = UnixHTTPConnection(socket_path, timeout=remaining)
     try:
         conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
         for name, value in headers:
@@ -201,7 +217,9 @@ def forward(
         conn.close()
         raise UpstreamError("connect") from exc
     out_headers = [
-        (name, value) for name, value in response.getheaders() if name.lower() not in HOP_BY_HOP
+        (name, value)
+        for name, value in response.getheaders()
+        if name.lower() not in HOP_BY_HOP and name.lower() not in FRONT_END_SET
     ]
 
     def stream() -> Iterator[bytes]:
@@ -225,19 +243,15 @@ def forward(
     return UpstreamResponse(response.status, response.reason, out_headers, stream())
 
 
-def port_open(port: int, timeout: float = 0.5) -> bool:
-    """Whether something accepts TCP connections on the loopback port."""
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
+def socket_open(socket_path: str, timeout: float = 0.5) -> bool:
+    """Whether something accepts connections on the Unix socket."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(socket_path)
+        except OSError:
+            return False
+        return True
 
 
 # ---------------------------------------------------------------------- responses

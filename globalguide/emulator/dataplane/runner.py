@@ -6,14 +6,20 @@ A :class:`Revision` is the handle the Run API holds: its status moves from ``sta
 command with this machine's Python interpreter, in its own process group, with the
 environment Cloud Run gives a container:
 
-- ``PORT`` (the port to listen on) and ``K_SERVICE``, ``K_REVISION``, ``K_CONFIGURATION``
-  (https://cloud.google.com/run/docs/container-contract#env-vars); ``PORT`` here is a free
-  loopback port, not 8080, since several revisions share one machine;
-- ``BIND_HOST=127.0.0.1`` so the service listens on loopback only;
+- ``PORT`` (the container port, 8080 unless the template names another) and ``K_SERVICE``,
+  ``K_REVISION``, ``K_CONFIGURATION``
+  (https://cloud.google.com/run/docs/container-contract#env-vars);
+- ``BIND_UNIX``: the Unix socket to listen on instead of ``PORT``, in a directory of its
+  own that only this user can enter. The revision's front connects there; nothing else on
+  the machine can reach the process, as on Cloud Run only the service's ingress reaches a
+  container. A container that listens on ``PORT`` instead never passes its startup probe
+  (``BIND_HOST=127.0.0.1`` keeps such a listener on loopback meanwhile);
 - ``GEMINI_BASE_URL`` pointing at the emulator's fake Vertex AI, as seen from the region
-  (``{emulator}/_from/{region}/``), unless the revision's own env sets it.
+  (``{emulator}/_from/{region}/``), unless the revision's own env sets it, and
+  ``GEMINI_ACCESS_TOKEN``: the emulator's revision token, which only Vertex AI accepts.
 
-Readiness follows the startup probe: the container's own ``startupProbe`` (TCP or HTTP GET,
+Readiness follows the startup probe, made on the socket: the container's own
+``startupProbe`` (TCP or HTTP GET,
 with its delay, period and failure threshold) when the template has one, else Cloud Run's
 default startup probe, a TCP connect on the container port with a 240 s budget
 (https://cloud.google.com/run/docs/configuring/healthchecks#default-tcp-startup-probe). The
@@ -30,9 +36,11 @@ import enum
 import http.client
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -47,7 +55,8 @@ from globalguide.emulator.dataplane.process import (
     group_alive,
     signal_group,
 )
-from globalguide.emulator.dataplane.proxy import LOOPBACK, free_port, port_open
+from globalguide.emulator.dataplane.proxy import LOOPBACK, UnixHTTPConnection, socket_open
+from globalguide.emulator.session import REVISION_TOKEN_ENV
 
 __all__ = ["CHILDREN_FILE", "LocalProcessRunner", "Revision", "RevisionStatus", "Runner"]
 
@@ -83,7 +92,7 @@ class RevisionSpec:
 
 
 class Revision:
-    """The handle of one revision: status, error, process and port, guarded by a lock."""
+    """The handle of one revision: status, error, process and socket, guarded by a lock."""
 
     def __init__(self, spec: RevisionSpec, uri: str, seq: int) -> None:
         self.spec = spec
@@ -92,7 +101,7 @@ class Revision:
         self._lock = threading.Lock()
         self._status = RevisionStatus.STARTING
         self._error: str | None = None
-        self.port: int | None = None
+        self.socket_path: str | None = None
         self.pid: int | None = None
         self.log_path: Path | None = None
         self.exit_code: int | None = None
@@ -122,10 +131,10 @@ class Revision:
             return True
 
     @property
-    def serving_port(self) -> int | None:
-        """The port to send requests to, while the revision is ready."""
+    def serving_socket(self) -> str | None:
+        """The Unix socket to send requests to, while the revision is ready."""
         with self._lock:
-            return self.port if self._status is RevisionStatus.READY else None
+            return self.socket_path if self._status is RevisionStatus.READY else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -135,7 +144,7 @@ class Revision:
             "status": str(self.status),
             "error": self.error,
             "pid": self.pid,
-            "port": self.port,
+            "socket": self.socket_path,
             "uri": self.uri,
             "exitCode": self.exit_code,
             "logPath": str(self.log_path) if self.log_path else None,
@@ -183,10 +192,12 @@ class LocalProcessRunner:
         *,
         state_dir: Path,
         gemini_base_url: Callable[[str], str],
+        gemini_token: str = "",
         startup_budget_s: float | None = None,
     ) -> None:
         self._logs = state_dir / "logs"
         self._gemini_base_url = gemini_base_url
+        self._gemini_token = gemini_token
         self.startup_budget_s = startup_budget_s
         self.groups = ProcessGroups(state_dir)
         self._lock = threading.Lock()
@@ -243,12 +254,13 @@ class LocalProcessRunner:
                 f"The working directory {container.get('workingDir') or spec.image.workdir} "
                 "does not exist in the image."
             )
-        port = self._allocate_port()
-        env = self._environment(spec, port)
+        socket_path = _private_socket()
+        env = self._environment(spec, socket_path)
         self._logs.mkdir(parents=True, exist_ok=True)
         log_path = self._logs / f"{spec.service_id}-{spec.region}-{spec.revision}.log"
         with self._lock:
             if revision.status is RevisionStatus.STOPPED:
+                _remove_socket(socket_path)
                 return None
             try:
                 process = subprocess.Popen(
@@ -262,26 +274,18 @@ class LocalProcessRunner:
                     close_fds=True,
                 )
             except OSError as exc:
+                _remove_socket(socket_path)
                 raise _StartError(
                     f"The container could not be started: {exc.strerror or exc}."
                 ) from exc
             self.groups.add(process.pid)
-            revision.port, revision.pid, revision.log_path = port, process.pid, log_path
+            revision.socket_path, revision.pid = socket_path, process.pid
+            revision.log_path = log_path
             running = _Running(revision, process, LogPump(process.stdout, log_path))
             self._running[revision.seq] = running
         return running
 
-    def _allocate_port(self) -> int:
-        """A free loopback port that no revision of ours was given (and still runs on)."""
-        with self._lock:
-            taken = {r.revision.port for r in self._running.values()}
-        for _ in range(20):
-            port = free_port()
-            if port not in taken:
-                return port
-        raise _StartError("no free loopback port")
-
-    def _environment(self, spec: RevisionSpec, port: int) -> dict[str, str]:
+    def _environment(self, spec: RevisionSpec, socket_path: str) -> dict[str, str]:
         image = spec.image
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -296,8 +300,10 @@ class LocalProcessRunner:
         env.update(spec.env)
         env.update(
             {
-                "PORT": str(port),
+                "PORT": str(_container_port(spec.template)),
+                "BIND_UNIX": socket_path,
                 "BIND_HOST": LOOPBACK,
+                REVISION_TOKEN_ENV: self._gemini_token,
                 "K_SERVICE": spec.service_id,
                 "K_REVISION": spec.revision,
                 "K_CONFIGURATION": spec.service_id,
@@ -329,8 +335,8 @@ class LocalProcessRunner:
         deadline = start + probe.initial_delay_s + probe.budget_s
         if probe.initial_delay_s and running.stopping.wait(probe.initial_delay_s):
             return False
-        port = revision.port
-        assert port is not None
+        socket_path = revision.socket_path
+        assert socket_path is not None
         while time.monotonic() < deadline:
             if running.stopping.is_set():
                 return False
@@ -338,7 +344,7 @@ class LocalProcessRunner:
             if code is not None:
                 revision.exit_code = code
                 return False
-            if _probe_once(probe, port):
+            if _probe_once(probe, socket_path):
                 return True
             running.stopping.wait(PROBE_EVERY_S)
         return False
@@ -432,6 +438,7 @@ class LocalProcessRunner:
         with self._lock:
             if self._running.get(running.revision.seq) is running:
                 del self._running[running.revision.seq]
+        _remove_socket(running.revision.socket_path)
         pgid = running.process.pid
         deadline = time.monotonic() + 1.0  # killed workers take a moment to be gone
         while group_alive(pgid) and time.monotonic() < deadline:
@@ -444,10 +451,21 @@ class _StartError(Exception):
     pass
 
 
-def _probe_once(probe: _Probe, port: int) -> bool:
+def _private_socket() -> str:
+    """A socket path in a new directory only this user can enter (short: a Unix socket's
+    path is limited to about 100 bytes)."""
+    return os.path.join(tempfile.mkdtemp(prefix="gg-rev-"), "app.sock")
+
+
+def _remove_socket(socket_path: str | None) -> None:
+    if socket_path:
+        shutil.rmtree(os.path.dirname(socket_path), ignore_errors=True)
+
+
+def _probe_once(probe: _Probe, socket_path: str) -> bool:
     if probe.kind == "tcp":
-        return port_open(port, timeout=min(probe.timeout_s, 0.5))
-    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=probe.timeout_s)
+        return socket_open(socket_path, timeout=min(probe.timeout_s, 0.5))
+    conn = UnixHTTPConnection(socket_path, timeout=probe.timeout_s)
     try:
         conn.request("GET", probe.path, headers={"User-Agent": "GoogleHC/1.0"})
         status = conn.getresponse().status
