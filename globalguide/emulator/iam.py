@@ -48,7 +48,7 @@ class API:
     def __init__(self, emulator: Any) -> None:
         self.emulator = emulator
         self._accounts: dict[str, dict[str, Any]] = {}  # email -> ServiceAccount
-        self._created_at: dict[str, float] = {}  # email -> when create answered
+        self._visible_at: dict[str, float] = {}  # email -> when its creation has propagated
 
     # ------------------------------------------------------------ contract
     def routes(self) -> list[Route]:
@@ -70,7 +70,7 @@ class API:
     def reset(self) -> None:
         with self.emulator.lock:
             self._accounts.clear()
-            self._created_at.clear()
+            self._visible_at.clear()
 
     def resource_count(self) -> int:
         with self.emulator.lock:
@@ -85,11 +85,11 @@ class API:
     def visible(self, email: str) -> bool:
         """True once the account exists and its creation has propagated: the
         ``iam.serviceAccount`` window of the timing profile after create (none when
-        instant). Cloud Run's actAs check and policy bindings ask this, not ``exists``."""
-        window = self.emulator.timing.propagation("iam.serviceAccount")
+        instant, fixed when the account is created). Cloud Run's actAs check and policy
+        bindings ask this, not ``exists``."""
         with self.emulator.lock:
-            created = self._created_at.get(email)
-            return created is not None and time.time() >= created + window
+            visible_at = self._visible_at.get(email)
+            return visible_at is not None and time.time() >= visible_at
 
     # ------------------------------------------------------------ handlers
     def _enter(self, project: str) -> None:
@@ -146,7 +146,9 @@ class API:
                 "oauth2ClientId": unique,
             }
             self._accounts[email] = account
-            self._created_at[email] = time.time()
+            self._visible_at[email] = time.time() + self.emulator.timing.propagation(
+                "iam.serviceAccount"
+            )
             return dict(account)
 
     def list(self, request: Request, project: str) -> dict[str, Any]:
@@ -165,7 +167,7 @@ class API:
         with self.emulator.lock:
             found = self._find(project, account)
             del self._accounts[found["email"]]
-            self._created_at.pop(found["email"], None)
+            self._visible_at.pop(found["email"], None)
             policy = self.emulator.apis.get("resourcemanager")
             if policy is not None:
                 policy.account_deleted(found["email"], found["uniqueId"])

@@ -211,7 +211,7 @@ class API:
         self.project_id: str = emulator.project
         self.number = project_number(self.project_id)
         self._enabled: set[str] = set(ENABLED_BY_DEFAULT)
-        self._enabled_at: dict[str, float] = {}  # service -> when its enable completed
+        self._visible_at: dict[str, float] = {}  # service -> when its enable has propagated
 
     # ------------------------------------------------------------ contract
     def routes(self) -> list[Route]:
@@ -240,7 +240,7 @@ class API:
     def reset(self) -> None:
         with self.emulator.lock:
             self._enabled = set(ENABLED_BY_DEFAULT)
-            self._enabled_at.clear()
+            self._visible_at.clear()
 
     def resource_count(self) -> int:
         return 0  # enabled services are configuration, not resources a teardown removes
@@ -253,20 +253,21 @@ class API:
     def require_enabled(self, service: str, *, style: str = "google") -> None:
         """Raise the real 403 SERVICE_DISABLED when ``service`` is not enabled, or was
         enabled so recently that the change has not propagated yet."""
-        window = self.emulator.timing.propagation("serviceusage.enable")
         with self.emulator.lock:
             if service in self._enabled:
-                if time.time() >= self._enabled_at.get(service, 0.0) + window:
+                if time.time() >= self._visible_at.get(service, 0.0):
                     return
         raise ServiceDisabled(service, self.project_id, self.number)
 
     def _turn_on(self, services: list[str]) -> None:
-        """The effect of an enable: the services that were off are on from now."""
-        now = time.time()
+        """The effect of an enable: the services that were off are on from now, and usable
+        once the change has propagated (the window of the profile in force when it completed:
+        a later change of profile does not hide what had already propagated)."""
+        visible_at = time.time() + self.emulator.timing.propagation("serviceusage.enable")
         for service in services:
             if service not in self._enabled:
                 self._enabled.add(service)
-                self._enabled_at[service] = now
+                self._visible_at[service] = visible_at
 
     def set_enabled(self, services: list[str], enabled: bool = True) -> None:
         """Test helper: enable or disable at once, without an operation."""
@@ -276,7 +277,7 @@ class API:
             else:
                 self._enabled.difference_update(services)
             for service in services:
-                self._enabled_at.pop(service, None)
+                self._visible_at.pop(service, None)
 
     # ------------------------------------------------------------ handlers
     def _project(self, project: str) -> None:
@@ -373,7 +374,7 @@ class API:
         def effect() -> dict:
             with self.emulator.lock:
                 self._enabled.discard(service)
-                self._enabled_at.pop(service, None)
+                self._visible_at.pop(service, None)
                 return {
                     "@type": _TYPE + "DisableServiceResponse",
                     "service": self._service(service),

@@ -205,16 +205,10 @@ def test_status_says_when_a_deployment_is_incomplete(emulator):
 
     assert cli("deploy", "--local", "--yes", timeout=300).returncode == 0
     endpoint = emulator["endpoint"]
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import compute_v1
+    from globalguide.cloud.clients import CloudClients
 
-    rules = compute_v1.GlobalForwardingRulesClient(
-        credentials=AnonymousCredentials(),
-        transport="rest",
-        client_options=ClientOptions(api_endpoint=endpoint),
-    )
     project = emulator["project"]
+    rules = CloudClients(project, endpoint=endpoint).global_forwarding_rules
     rules.delete(project=project, forwarding_rule="local-guide-http").result(timeout=60)
     document = run_json("status", "--local")
     assert document["complete"] is False

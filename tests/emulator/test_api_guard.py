@@ -162,7 +162,7 @@ def test_a_revisions_token_calls_vertex_only(enabled, emu, endpoint, project):
     revision = {"Authorization": f"Bearer {emu.revision_token}"}
     generate = (
         f"{endpoint}/_from/{REGION}/v1/projects/{project}/locations/{REGION}"
-        "/publishers/google/models/gemini-test-flash:generateContent"
+        "/publishers/google/models/gemini-2.5-flash:generateContent"
     )
     prompt = {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}
     assert requests.post(generate, json=prompt, headers=revision, timeout=10).status_code == 200

@@ -145,11 +145,12 @@ def test_cloud_run_refuses_a_service_account_that_does_not_exist(iam, project, e
             containers=[run_v2.Container(image="us-docker.pkg.dev/cloudrun/container/hello")],
         )
     )
-    with pytest.raises(gexc.BadRequest) as info:
+    with pytest.raises(gexc.Forbidden) as info:
         iam.run_services.create_service(
             parent=f"projects/{project}/locations/us-central1", service=service, service_id="s1"
         )
-    assert "does not exist" in str(info.value)
+    assert "iam.serviceaccounts.actAs" in str(info.value)
+    assert "(or it may not exist)" in str(info.value)
 
 
 def test_names_and_descriptions_are_limited_in_utf8_bytes(iam, project):

@@ -302,9 +302,12 @@ def test_enabling_what_is_enabled_is_a_done_noop_operation(emu, clients, project
     assert [s.config.name for s in op.result().services] == ["storage.googleapis.com"]
     single = requests.post(
         f"{endpoint}/v1/projects/{project}/services/logging.googleapis.com:enable",
+        headers=bearer(endpoint),
         json={},
         timeout=5,
     ).json()
     assert single["name"] == "operations/noop.DONE_OPERATION" and single["done"] is True
-    polled = requests.get(f"{endpoint}/v1/operations/noop.DONE_OPERATION", timeout=5)
+    polled = requests.get(
+        f"{endpoint}/v1/operations/noop.DONE_OPERATION", headers=bearer(endpoint), timeout=5
+    )
     assert polled.status_code == 400

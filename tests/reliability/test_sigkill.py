@@ -16,7 +16,7 @@ import time
 import pytest
 import requests
 
-from globalguide.emulator import daemon
+from globalguide.emulator import daemon, session
 from globalguide.emulator.session import bearer
 from tests.reliability.support import control, resources_left, serves_every_region
 
@@ -33,7 +33,10 @@ def realistic(tmp_path_factory):
     running = daemon.start_background(
         ["--profile", "realistic", "--time-scale", TIME_SCALE], directory=state
     )
+    # This process did not start it in-process: tell the test's own requests its token.
+    session.remember(running.endpoint, running.token)
     yield running, state
+    session.forget(running.endpoint)
     daemon.stop(state)
 
 
