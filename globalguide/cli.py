@@ -207,6 +207,19 @@ def deploy(
     domain: Annotated[
         str | None, typer.Option(help="Serve HTTPS on this domain (managed certificate).")
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Build and deploy your own service from this directory."),
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option(help="Deploy this prebuilt image; nothing is built.")
+    ] = None,
+    env: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE for the container (repeatable).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="The port the container listens on.")] = None,
+    cpu: Annotated[str | None, typer.Option(help="CPUs per instance (1, 2, 4 or 0.5).")] = None,
+    memory: Annotated[str | None, typer.Option(help="Memory per instance (512Mi, 2Gi).")] = None,
     local: LocalOption = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan; change nothing.")
@@ -233,18 +246,24 @@ def deploy(
     flags = {
         "project": project, "name": name, "regions": regions, "model": model,
         "min_instances": min_instances, "max_instances": max_instances,
-        "concurrency": concurrency, "domain": domain,
+        "concurrency": concurrency, "domain": domain, "source": source, "image": image,
+        "env": env, "port": port, "cpu": cpu, "memory": memory,
     }  # fmt: skip
     spec, clients = _connect(flags, local=local, start=True)
     target = "the emulator" if clients.is_emulator else f"project {spec.project}"
     ui.info(f"Planning {spec.name} in {', '.join(spec.regions)} on {target}...")
     plan = deployment.make_plan(spec, clients)
+    generated = plan.image.context.generated_dockerfile if plan.image else None
     if dry_run:
         rows = plan.rows()
-        ui.result(
-            {**deployment.document_header(spec, clients), "dry_run": True, "resources": rows},
-            resource_table(f"Plan for {spec.name} (dry run: nothing changed)", rows),
-        )  # fmt: skip
+        document = {**deployment.document_header(spec, clients), "dry_run": True, "resources": rows}
+        if generated:
+            document["generated_dockerfile"] = generated
+            if not json_output:
+                ui.out.print(f"Generated Dockerfile for {spec.source}:", markup=False)
+                ui.out.print(generated, markup=False, highlight=False)
+        title = f"Plan for {spec.name} (dry run: nothing changed)"
+        ui.result(document, resource_table(title, rows))
         return
     if plan.changes:
         ui.err.print(resource_table(f"Plan for {spec.name}", plan.rows()))
