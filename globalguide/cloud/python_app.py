@@ -2,7 +2,7 @@
 
 A directory qualifies with a ``requirements.txt`` and either a ``Procfile`` with a ``web:``
 line (its command is the container's) or a module ``main.py``, ``app.py``, ``wsgi.py`` or
-``asgi.py`` that defines ``app``: served by uvicorn when the module imports FastAPI or
+``asgi.py`` that defines ``app`` (assigned, or a ``def app(...)`` WSGI callable): served by uvicorn when the module imports FastAPI or
 Starlette (ASGI), by gunicorn otherwise (WSGI, such as Flask). The server is installed
 beside the requirements when they do not list it. The base image is the one the Local
 Guide is built on, pinned by digest (service/Dockerfile). The server listens on
@@ -21,7 +21,7 @@ BASE_IMAGE = (
     "python:3.12-slim@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea"
 )
 ENTRY_MODULES = ("main", "app", "wsgi", "asgi")
-_APP = re.compile(r"^app\s*(?::[^=\n]*)?=", re.MULTILINE)
+_APP = re.compile(r"^(?:app\s*(?::[^=\n]*)?=|def app\s*\()", re.MULTILINE)
 _ASGI_IMPORT = re.compile(r"^\s*(?:from|import)\s+(fastapi|starlette)\b", re.MULTILINE)
 _PROCFILE_WEB = re.compile(r"^web:\s*(\S.*)$", re.MULTILINE)
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", re.MULTILINE)
