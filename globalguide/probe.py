@@ -252,12 +252,12 @@ def parse_sse(body: bytes) -> dict[str, Any] | None:
     return {"ai_response": "".join(text), "meta": meta}
 
 
-def _absorb(probe: CityProbe, sample: Sample, document: dict[str, Any] | None) -> None:
+def _absorb(probe: CityProbe, region: str | None, document: dict[str, Any] | None) -> None:
     """The first answer that names its region (or, for the Local Guide, its JSON) speaks
     for the city; a service that names none leaves the region unknown."""
     if probe.served_from_region is not None:
         return
-    probe.served_from_region = sample.served_from_region
+    probe.served_from_region = region
     if document is None:
         return
     meta = document.get("meta") or {}
@@ -285,7 +285,7 @@ def probe_from_here(
             break
         sample, document = request_guide(url, seq, stream=stream, latlng=latlng, timeout=timeout)
         probe.samples.append(sample)
-        _absorb(probe, sample, document)
+        _absorb(probe, sample.served_from_region, document)
     failed = [s for s in probe.samples if s.http_status != 200]
     if failed and probe.error is None:
         codes = sorted({s.http_status for s in failed})
@@ -548,11 +548,8 @@ def vm_job(
             except CloudError as exc:
                 probe.error = probe.error or exc.message
         probe.samples = report.samples
-        _absorb(probe, report.document)
-        if probe.served_from_region is None:
-            probe.served_from_region = next(
-                (s.served_from_region for s in report.samples if s.served_from_region), None
-            )
+        region = next((s.served_from_region for s in report.samples if s.served_from_region), None)
+        _absorb(probe, region, report.document)
         failed = [s for s in probe.samples if s.http_status != 200]
         if failed and probe.error is None:
             probe.error = f"{len(failed)} of {len(probe.samples)} requests failed"

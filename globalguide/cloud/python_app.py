@@ -2,11 +2,12 @@
 
 A directory qualifies with a ``requirements.txt`` and either a ``Procfile`` with a ``web:``
 line (its command is the container's) or a module ``main.py``, ``app.py``, ``wsgi.py`` or
-``asgi.py`` that defines ``app`` (assigned, or a ``def app(...)`` WSGI callable): served by uvicorn when the module imports FastAPI or
-Starlette (ASGI), by gunicorn otherwise (WSGI, such as Flask). The server is installed
-beside the requirements when they do not list it. The base image is the one the Local
-Guide is built on, pinned by digest (service/Dockerfile). The server listens on
-``$BIND_HOST`` when set (the emulator sets it to loopback), else on every address.
+``asgi.py`` that defines ``app`` (assigned, or a ``def app(...)`` WSGI callable): served
+by uvicorn when the module imports FastAPI or Starlette (ASGI), by gunicorn otherwise
+(WSGI, such as Flask). The server is installed beside the requirements when they do not
+list it. The base image is the one the Local Guide is built on, pinned by digest
+(service/Dockerfile). The server listens on ``$BIND_HOST`` when set (the emulator sets it
+to loopback), else on every address.
 """
 
 from __future__ import annotations
