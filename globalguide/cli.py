@@ -318,6 +318,19 @@ def deploy(
         str | None,
         typer.Option(metavar="DOMAIN", help="Serve HTTPS on this domain (managed certificate)."),
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Build and deploy your own service from this directory."),
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option(help="Deploy this prebuilt image; nothing is built.")
+    ] = None,
+    env: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE for the container (repeatable).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="The port the container listens on.")] = None,
+    cpu: Annotated[str | None, typer.Option(help="CPUs per instance (1, 2, 4 or 0.5).")] = None,
+    memory: Annotated[str | None, typer.Option(help="Memory per instance (512Mi, 2Gi).")] = None,
     local: LocalOption = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan; change nothing.")
@@ -360,7 +373,8 @@ def deploy(
     flags = {
         "project": project, "name": name, "regions": regions, "model": model,
         "min_instances": min_instances, "max_instances": max_instances,
-        "concurrency": concurrency, "domain": domain, "weights": weights,
+        "concurrency": concurrency, "domain": domain, "weights": weights, "source": source,
+        "image": image, "env": env, "port": port, "cpu": cpu, "memory": memory,
     }  # fmt: skip
     saved = None
     if plan_file is not None:
@@ -395,13 +409,19 @@ def deploy(
     if plan_out is not None:
         plan_view.save_plan(plan_out, plan, target_key)
         ui.info(f"Plan saved to {plan_out}. Apply it with `globalguide deploy --plan {plan_out}`.")
+    generated = plan.image.context.generated_dockerfile if plan.image else None
     if dry_run:
+        document = {**deployment.document_header(spec, clients), **choice, "dry_run": True,
+                    "resources": rows, "summary": numbers, "cost": cost,
+                    "plan_file": str(plan_out) if plan_out else None}  # fmt: skip
+        if generated:
+            document["generated_dockerfile"] = generated
+            if not json_output:
+                ui.out.print(f"Generated Dockerfile for {spec.source}:", markup=False)
+                ui.out.print(generated, markup=False, highlight=False)
         ui.result(
-            {**deployment.document_header(spec, clients), **choice, "dry_run": True,
-             "resources": rows, "summary": numbers, "cost": cost,
-             "plan_file": str(plan_out) if plan_out else None},
-            plan_text(f"Plan for {spec.name} (dry run: nothing changed)", rows, cost),
-        )  # fmt: skip
+            document, plan_text(f"Plan for {spec.name} (dry run: nothing changed)", rows, cost)
+        )
         return
     if plan.changes:
         if not json_output:

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from globalguide import demand, geo, placement
+from globalguide.cloud.names import SERVED_REGION_HEADER, served_region
 from globalguide.errors import UsageError
 
 MAX_COUNT = 20
@@ -207,6 +208,7 @@ def request_guide(
             ttfb = (time.perf_counter() - started) * 1000 if stream else None
             body = first + resp.read(MAX_BODY_BYTES)
             status = resp.status
+            answer_headers = resp.headers
     except urllib.error.HTTPError as exc:
         elapsed = (time.perf_counter() - started) * 1000
         return Sample(seq, exc.code, round(elapsed, 1)), None
@@ -214,7 +216,8 @@ def request_guide(
         return Sample(seq, 0, None), None
     total = (time.perf_counter() - started) * 1000
     document = parse_sse(body) if stream else _json_object(body)
-    region = (document or {}).get("meta", {}).get("served_from_region")
+    # Any service: the region is its X-Served-Region header (unknown without it).
+    region = served_region(answer_headers, document)
     sample = Sample(seq, status, round(total, 1), None if ttfb is None else round(ttfb, 1), region)
     return sample, document
 
@@ -254,11 +257,15 @@ def parse_sse(body: bytes) -> dict[str, Any] | None:
     return {"ai_response": "".join(text), "meta": meta}
 
 
-def _absorb(probe: CityProbe, document: dict[str, Any] | None) -> None:
-    if document is None or probe.served_from_region is not None:
+def _absorb(probe: CityProbe, region: str | None, document: dict[str, Any] | None) -> None:
+    """The first answer that names its region (or, for the Local Guide, its JSON) speaks
+    for the city; a service that names none leaves the region unknown."""
+    if probe.served_from_region is not None:
+        return
+    probe.served_from_region = region
+    if document is None:
         return
     meta = document.get("meta") or {}
-    probe.served_from_region = meta.get("served_from_region")
     probe.user_detected_location = meta.get("user_detected_location")
     answer = document.get("ai_response")
     probe.ai_response = None if answer is None else str(answer)
@@ -283,7 +290,7 @@ def probe_from_here(
             break
         sample, document = request_guide(url, seq, stream=stream, latlng=latlng, timeout=timeout)
         probe.samples.append(sample)
-        _absorb(probe, document)
+        _absorb(probe, sample.served_from_region, document)
     failed = [s for s in probe.samples if s.http_status != 200]
     if failed and probe.error is None:
         codes = sorted({s.http_status for s in failed})
@@ -326,13 +333,15 @@ def startup_script(url: str, count: int, timeout_s: float, probe_id: str) -> str
 # Requests the load balancer from this zone and reports on the serial port (ttyS0).
 out=${{GGPROBE_OUT:-/dev/ttyS0}}; [ -w "$out" ] || out=/dev/console
 say() {{ echo "{LINE_TAG} {probe_id} $*" >> "$out"; }}
-body=$(mktemp)
+body=$(mktemp); hdrs=$(mktemp)
 for i in $(seq 1 {count}); do
   : > "$body"
-  res=$(curl -s -o "$body" -H 'Accept: application/json' --max-time {timeout_s:g} \\
+  res=$(curl -s -o "$body" -D "$hdrs" -H 'Accept: application/json' --max-time {timeout_s:g} \\
     -w '%{{http_code}} %{{time_starttransfer}} %{{time_total}}' '{target}')
   set -- $res
-  region=$(grep -o '"served_from_region": *"[^"]*"' "$body" | head -n1 | cut -d'"' -f4)
+  region=$(tr -d '\\r' < "$hdrs" | sed -n 's/^{SERVED_REGION_HEADER.lower()}: *//Ip' | head -n1)
+  [ -n "$region" ] || \\
+    region=$(grep -o '"served_from_region": *"[^"]*"' "$body" | head -n1 | cut -d'"' -f4)
   say sample seq=$i http=${{1:-0}} ttfb_s=${{2:-}} total_s=${{3:-}} region=${{region:--}}
   [ "$i" = 1 ] && say body b64=$(head -c 4000 "$body" | base64 -w0)
 done
@@ -555,11 +564,8 @@ def vm_job(
             except CloudError as exc:
                 probe.error = probe.error or exc.message
         probe.samples = report.samples
-        _absorb(probe, report.document)
-        if probe.served_from_region is None:
-            probe.served_from_region = next(
-                (s.served_from_region for s in report.samples if s.served_from_region), None
-            )
+        region = next((s.served_from_region for s in report.samples if s.served_from_region), None)
+        _absorb(probe, region, report.document)
         failed = [s for s in probe.samples if s.http_status != 200]
         if failed and probe.error is None:
             probe.error = f"{len(failed)} of {len(probe.samples)} requests failed"

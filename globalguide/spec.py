@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from globalguide import container
 from globalguide.errors import UsageError
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ _DOMAIN = re.compile(r"(?=.{4,253}\Z)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z
 _MODEL = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _SETTINGS_KEYS = {
     "project", "name", "regions", "model", "min_instances", "max_instances", "concurrency",
-    "domain",
+    "domain", "source", "image", "env", "port", "cpu", "memory",
 }  # fmt: skip
 
 
@@ -54,6 +55,18 @@ class DeploySpec:
     local: bool = False
     # Set when the regions were chosen by `--regions suggest:K`: what was chosen and why.
     region_choice: Suggested | None = None
+    # Your own service (docs/service.md): a directory to build, or a prebuilt image; the
+    # Local Guide when neither is given. ``env`` is extra container env, sorted pairs.
+    source: str | None = None
+    image: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    port: int = container.DEFAULT_PORT
+    cpu: str = container.DEFAULT_CPU
+    memory: str = container.DEFAULT_MEMORY
+
+    @property
+    def own_service(self) -> bool:
+        return bool(self.source or self.image)
 
     def validated(self) -> DeploySpec:
         """This spec if every value is usable, else a UsageError naming the first bad one."""
@@ -92,7 +105,19 @@ class DeploySpec:
             raise UsageError("--concurrency must be between 1 and 1000.")
         if self.domain is not None and not _DOMAIN.fullmatch(self.domain):
             raise UsageError(f"Invalid domain {self.domain!r}.")
+        self._check_container()
         return self
+
+    def _check_container(self) -> None:
+        if self.source and self.image:
+            raise UsageError("Give --source or --image, not both.")
+        if self.source is not None and not Path(self.source).is_dir():
+            raise UsageError(f"--source {self.source}: no such directory.")
+        if self.image is not None:
+            container.check_image(self.image)
+        container.check_env(dict(self.env))
+        container.check_port(self.port)
+        container.check_resources(self.cpu, self.memory, self.concurrency)
 
 
 def gcloud_project(env: dict[str, str] | None = None) -> str | None:
@@ -139,7 +164,13 @@ def read_settings_file(path: Path) -> dict[str, Any]:
 
 
 def _typed(key: str, value: Any) -> Any:
-    if key in ("min_instances", "max_instances", "concurrency"):
+    if key == "env":
+        if isinstance(value, dict):
+            value = [f"{k}={v}" for k, v in value.items()]
+        if not isinstance(value, list | tuple) or not all(isinstance(i, str) for i in value):
+            raise UsageError("env must be a table of names and values, or KEY=VALUE strings.")
+        return tuple(sorted(container.parse_env(list(value)).items()))
+    if key in ("min_instances", "max_instances", "concurrency", "port"):
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise UsageError(f"{key} must be a whole number.")
         try:
@@ -152,6 +183,8 @@ def _typed(key: str, value: Any) -> Any:
             raise UsageError("regions must be a comma-separated list of region names.")
         # Region names are lower case; "US-CENTRAL1" means us-central1.
         return tuple(i.strip().lower() for i in items if i.strip())
+    if key == "cpu" and isinstance(value, int | float) and not isinstance(value, bool):
+        value = f"{value:g}"
     if not isinstance(value, str):
         raise UsageError(f"{key} must be text.")
     return value.strip()
@@ -174,11 +207,16 @@ def build_spec(
             option = "--" + key.replace("_", "-")
             raise UsageError(f"{option} is empty: give a value, or leave {option} out.")
     merged: dict[str, Any] = {}
-    for key in _SETTINGS_KEYS:
+    for key in _SETTINGS_KEYS - {"env"}:
         for value in (flags.get(key), env.get(f"GLOBALGUIDE_{key.upper()}"), file_values.get(key)):
             if value is not None and value != "":
                 merged[key] = _typed(key, value)
                 break
+    # --env adds to (and overrides by name) the settings file's env table.
+    container_env = dict(_typed("env", file_values.get("env") or []))
+    container_env.update(_typed("env", list(flags.get("env") or [])))
+    if container_env:
+        merged["env"] = tuple(sorted(container_env.items()))
     if local:
         given = flags.get("project")
         if given and local_project and given != local_project:

@@ -84,6 +84,8 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     def _finish(response: Response) -> Response:
         _secure(response)
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        # The contract every deployed service keeps (docs/service.md): name the region.
+        response.headers["X-Served-Region"] = settings.service_region
         state = _request_state(settings)
         if response.is_streamed:
             # Logged when the stream ends, so the line carries the whole latency and any

@@ -18,7 +18,7 @@ from google.api_core import exceptions as gexc
 
 from globalguide.cloud.apply import Executor, Listener, raise_for_failures
 from globalguide.cloud.clients import CloudClients
-from globalguide.cloud.names import Names
+from globalguide.cloud.names import Names, served_region
 from globalguide.cloud.plan import (
     ABSENT,
     DELETE,
@@ -28,7 +28,7 @@ from globalguide.cloud.plan import (
     plan_teardown,
 )
 from globalguide.cloud.propagation import Propagation
-from globalguide.cloud.source import service_context
+from globalguide.cloud.source import context_for, service_context
 from globalguide.errors import CloudError, UsageError
 from globalguide.spec import DeploySpec
 
@@ -164,14 +164,15 @@ def deployed_regions(spec: DeploySpec, clients: CloudClients) -> list[str]:
     return sorted(regions) or sorted(spec.regions)
 
 
-def fetch_guide(
+def fetch_answer(
     url: str,
     *,
     city: str | None = None,
     latlng: str | None = None,
     timeout: float = PROBE_TIMEOUT_S,
-) -> tuple[int, dict[str, Any] | None]:
-    """GET the guide's JSON; (status, document or None). Emulator location headers when given."""
+) -> tuple[int, dict[str, Any] | None, str | None]:
+    """GET ``/``: (status, JSON document or None, the region that served it or None).
+    Emulator location headers when given."""
     headers = {"Accept": "application/json", "User-Agent": "globalguide"}
     if city:
         headers["X-Emulator-Client-City"] = city
@@ -182,15 +183,29 @@ def fetch_guide(
         with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
             body = resp.read(1_000_000)
             status = resp.status
+            answer_headers = resp.headers
     except urllib.error.HTTPError as exc:
-        return exc.code, None
+        return exc.code, None, served_region(exc.headers)
     except (urllib.error.URLError, OSError, ValueError):
-        return 0, None
+        return 0, None, None
     try:
         document = json.loads(body)
     except ValueError:
-        return status, None
-    return status, document if isinstance(document, dict) else None
+        document = None
+    document = document if isinstance(document, dict) else None
+    return status, document, served_region(answer_headers, document)
+
+
+def fetch_guide(
+    url: str,
+    *,
+    city: str | None = None,
+    latlng: str | None = None,
+    timeout: float = PROBE_TIMEOUT_S,
+) -> tuple[int, dict[str, Any] | None]:
+    """GET the guide's JSON; (status, document or None)."""
+    status, document, _ = fetch_answer(url, city=city, latlng=latlng, timeout=timeout)
+    return status, document
 
 
 def wait_until_serving(
@@ -200,7 +215,8 @@ def wait_until_serving(
     max_delay: float = 1.0,
     on_attempt: Callable[[int, float], None] | None = None,
 ) -> dict[str, Any]:
-    """Poll until the load balancer answers 200 from a region (bounded)."""
+    """Poll until the load balancer answers 200 (bounded); which region served it, when the
+    service says (its X-Served-Region header)."""
     deadline = time.monotonic() + timeout
     attempt, delay = 0, 0.2
     last_status = 0
@@ -208,10 +224,10 @@ def wait_until_serving(
         attempt += 1
         url = url_of()
         if url:
-            status, doc = fetch_guide(url, timeout=min(PROBE_TIMEOUT_S, timeout))
+            status, _, served = fetch_answer(url, timeout=min(PROBE_TIMEOUT_S, timeout))
             last_status = status
-            if status == 200 and doc and isinstance(doc.get("meta"), dict):
-                return {"url": url, "served_from_region": doc["meta"].get("served_from_region")}
+            if status == 200:
+                return {"url": url, "served_from_region": served}
         if on_attempt:
             on_attempt(attempt, deadline - time.monotonic())
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
@@ -228,7 +244,7 @@ def wait_until_serving(
 
 
 def make_plan(spec: DeploySpec, clients: CloudClients) -> Plan:
-    return plan_deploy(spec, clients, service_context())
+    return plan_deploy(spec, clients, context_for(spec))
 
 
 def apply_deploy(
@@ -389,8 +405,8 @@ def status(spec: DeploySpec, clients: CloudClients) -> dict[str, Any]:
             info["served_from_region"] = served
     from_here = None
     if url and not clients.is_emulator:
-        code, doc = fetch_guide(url)
-        from_here = (doc or {}).get("meta", {}).get("served_from_region") if code == 200 else None
+        code, _, served = fetch_answer(url)
+        from_here = served if code == 200 else None
     return {
         **document_header(spec, clients),
         "url": url,

@@ -26,7 +26,7 @@ from google.cloud import run_v2
 from globalguide import geo
 from globalguide.cloud import serving
 from globalguide.cloud.clients import CloudClients
-from globalguide.cloud.deployment import document_header, fetch_guide, load_balancer_url
+from globalguide.cloud.deployment import document_header, fetch_answer, load_balancer_url
 from globalguide.cloud.names import Names
 from globalguide.cloud.resources import wait_operation
 from globalguide.cloud.resources.run import DRILL_TAG
@@ -68,9 +68,10 @@ def cities_near(region: str, deployed: list[str], count: int = CITIES_NEAR) -> l
 
 
 def _ask(url: str, city: geo.City) -> tuple[int, str | None]:
-    status, doc = fetch_guide(url, latlng=f"{city.lat},{city.lon}", timeout=REQUEST_TIMEOUT_S)
-    meta = (doc or {}).get("meta") if status == 200 else None
-    return status, meta.get("served_from_region") if isinstance(meta, dict) else None
+    status, _, served = fetch_answer(
+        url, latlng=f"{city.lat},{city.lon}", timeout=REQUEST_TIMEOUT_S
+    )
+    return status, served if status == 200 else None
 
 
 def probe_until(

@@ -56,6 +56,7 @@ PAST_TENSE = {
     DELETE: "deleted",
 }
 READ_WORKERS = 8
+_BUILD_IDENTITY = (BuildAccount, BuildLogRoles, BucketReadGrant, RepositoryPushGrant)
 
 
 @dataclass
@@ -107,13 +108,14 @@ def repo_region(spec: DeploySpec) -> str:
     return spec.regions[0]
 
 
-def desired_resources(spec: DeploySpec, context: Any) -> tuple[list[Resource], Image]:
-    """Every resource of the deployment, with the keys each one references."""
+def desired_resources(spec: DeploySpec, context: Any) -> tuple[list[Resource], Image | None]:
+    """Every resource of the deployment, with the keys each one references. With
+    ``--image`` (``context`` None) nothing is built: no image, bucket or build identity."""
     names = Names(spec.name, spec.project)
     apis = EnabledApis(names)
     repo = Repository(names, names.repository, repo_region(spec))
     bucket = BuildBucket(names, names.bucket, None)
-    image = Image(names, repo_region(spec), context)
+    image = None if context is None else Image(names, repo_region(spec), context)
     address = GlobalAddress(names, names.address)
     account = RuntimeAccount(names)
     roles = RuntimeRoles(names)
@@ -123,28 +125,33 @@ def desired_resources(spec: DeploySpec, context: Any) -> tuple[list[Resource], I
         BucketReadGrant(names),
         RepositoryPushGrant(names, repo_region(spec)),
     ]
-    resources: list[Resource] = [apis, repo, bucket, image, address, account, roles, builder]
-    resources += build_grants
+    resources: list[Resource] = [apis, address, account, roles]
     for r in (repo, bucket, address, account, builder):
         r.depends_on = [apis.key]
     roles.depends_on = [account.key]
     build_grants[0].depends_on = [builder.key]
     build_grants[1].depends_on = [builder.key, bucket.key]
     build_grants[2].depends_on = [builder.key, repo.key]
-    image.depends_on = [repo.key, bucket.key, builder.key, *(g.key for g in build_grants)]
+    if image is not None:
+        resources += [repo, bucket, image, builder, *build_grants]
+        image.depends_on = [repo.key, bucket.key, builder.key, *(g.key for g in build_grants)]
 
     negs = []
     for region in spec.regions:
         settings = ServiceSettings(
-            image=image.uri,
+            image=image.uri if image is not None else str(spec.image),
             model=spec.model,
             vertex_location=vertex_location(spec.model, region),
             min_instances=spec.min_instances,
             max_instances=spec.max_instances,
             concurrency=spec.concurrency,
+            env_extra=dict(spec.env),
+            port=spec.port,
+            cpu=spec.cpu,
+            memory=spec.memory,
         )
         service = RunService(names, region, settings)
-        service.depends_on = [image.key, account.key, roles.key]
+        service.depends_on = [account.key, roles.key, *([image.key] if image else [])]
         neg = ServerlessNeg(names, names.neg, region)
         neg.depends_on = [apis.key]
         negs.append(neg)
@@ -193,7 +200,12 @@ def every_possible_resource(
 
     first = repo_region(spec)
     ordered = (first, *sorted(set(regions) - {first}))
-    with_domain = replace(spec, regions=ordered, domain=spec.domain or "x.invalid")
+    # The build resources too: an earlier deploy may have built what this one would not.
+    with_domain = replace(spec, regions=ordered, domain=spec.domain or "x.invalid", image=None)
+    if context is None:
+        from globalguide.cloud.source import service_context
+
+        context = service_context()
     resources, _ = desired_resources(with_domain, context)
     names = Names(spec.name, spec.project)
     known = {r.region for r in resources if r.kind == "repository"}
@@ -306,11 +318,15 @@ def plan_deploy(spec: DeploySpec, clients: CloudClients, context: Any) -> Plan:
     stale_regions = discover(spec, clients).regions - set(spec.regions)
     candidates = every_possible_resource(spec, context, set(spec.regions) | stale_regions)
     # Resources of the deployment that are no longer wanted: other regions, or the HTTPS
-    # part after --domain was dropped. Images stay (teardown removes them).
+    # part after --domain was dropped. Teardown removes the rest.
+    # Images stay, and with --image after a build, the build's identity too.
     obsolete = [
         r
         for r in candidates
-        if r.key not in wanted and r.deletable and r.kind not in ("image", "repository", "bucket")
+        if r.key not in wanted
+        and r.deletable
+        and r.kind not in ("image", "repository", "bucket")
+        and not isinstance(r, _BUILD_IDENTITY)
     ]
     current = read_all(resources + obsolete, clients)
     steps = []

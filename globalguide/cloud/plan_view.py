@@ -195,10 +195,11 @@ def spec_flags(document: dict[str, Any]) -> dict[str, Any]:
     """The saved spec as deploy flags (validated again by build_spec)."""
     spec = document["spec"]
     keys = ("project", "name", "regions", "model", "min_instances", "max_instances",
-            "concurrency", "domain")  # fmt: skip
+            "concurrency", "domain", "source", "image", "port", "cpu", "memory")  # fmt: skip
     flags = {k: spec.get(k) for k in keys}
     if isinstance(flags["regions"], list):
         flags["regions"] = ",".join(str(r) for r in flags["regions"])
+    flags["env"] = [f"{k}={v}" for k, v in spec.get("env") or []]
     return flags
 
 

@@ -77,13 +77,13 @@ def near_city(region: str) -> geo.City | None:
 
 
 def served_from(url: str, region: str) -> tuple[int, str | None]:
-    """(status, region that answered) for a client in the region's city, via the edge."""
-    from globalguide.cloud.deployment import fetch_guide
+    """(status, region that answered, from its X-Served-Region header) for a client in the
+    region's city, via the edge."""
+    from globalguide.cloud.deployment import fetch_answer
 
     place = geo.REGIONS[region]
-    status, doc = fetch_guide(url, latlng=f"{place.lat},{place.lon}", timeout=10.0)
-    meta = (doc or {}).get("meta") if status == 200 else None
-    return status, meta.get("served_from_region") if isinstance(meta, dict) else None
+    status, _, served = fetch_answer(url, latlng=f"{place.lat},{place.lon}", timeout=10.0)
+    return status, served if status == 200 else None
 
 
 def backend_regions(spec: DeploySpec, clients: CloudClients) -> set[str] | None:
@@ -162,6 +162,10 @@ def check_regions(
                 check.verified = VERIFIED_LB
             elif served:
                 check.reason = f"a client near it was served from {served}"
+            elif status == 200:
+                # A service that does not name its region (no X-Served-Region): it answers,
+                # but which region did cannot be told.
+                check.verified = READY_ONLY
             else:
                 check.reason = f"a client near it got HTTP {status or 'no answer'}"
         elif ask_nearby:

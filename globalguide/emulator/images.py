@@ -8,10 +8,11 @@ revision from it with this machine's Python interpreter.
 The Dockerfile is interpreted honestly for the subset that shapes the filesystem and the
 config: FROM (recorded), ARG, ENV, WORKDIR, COPY/ADD from the context, USER, EXPOSE,
 LABEL, CMD, ENTRYPOINT, plus metadata-only VOLUME, STOPSIGNAL, HEALTHCHECK, MAINTAINER.
-RUN lines are recorded and not executed: the base image's OS and the packages a RUN step
-would install are not recreated, the interpreter and packages of this machine stand in.
-Anything else (SHELL, ONBUILD, multi-stage builds, ADD from a URL or of an archive) fails
-the build with a message naming the line.
+RUN lines are interpreted by :mod:`image_run`: ``pip install`` runs into the image's own
+Python environment (a venv on this machine's interpreter), ``mkdir`` makes directories,
+OS-level commands are recorded; the base image's OS is not recreated. Anything else
+(another RUN command, SHELL, ONBUILD, multi-stage builds, ADD from a URL or of an archive)
+fails the build with a message naming the line.
 
 The digest is the sha256 of a canonical manifest that names the config and a digest over
 every file's path, mode and content: the same context and Dockerfile give the same digest.
@@ -35,6 +36,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from globalguide.emulator import image_run
 
 MAX_CONTEXT_FILES = 20_000
 MAX_CONTEXT_BYTES = 256 * 1024 * 1024  # uncompressed
@@ -85,6 +88,7 @@ class Image:
     runs: list[str] = field(default_factory=list)
     size_bytes: int = 0
     created: float = 0.0
+    python: str | None = None  # the image's own interpreter (a path in the image), if any
 
     @property
     def workdir_path(self) -> Path:
@@ -109,6 +113,7 @@ class Image:
             "labels": self.labels,
             "base": self.base,
             "runs": self.runs,
+            "python": self.python,
         }
 
 
@@ -144,7 +149,7 @@ class ImageStore:
                 raise ImageBuildError("failed to read dockerfile: file too large")
             text = dockerfile.read_text(encoding="utf-8", errors="replace")
             try:
-                config = _Interpreter(context, rootfs, build_args or {}).run(text)
+                config = _Interpreter(context, rootfs, build_args or {}, self.root).run(text)
                 layer_digest, size = _tree_digest(rootfs)
             except OSError as exc:
                 raise ImageBuildError(f"the image filesystem could not be written: {exc}") from exc
@@ -222,6 +227,7 @@ def _image_from_meta(meta: dict[str, Any], rootfs: Path) -> Image:
         labels=dict(config["labels"]),
         base=config["base"],
         runs=list(config["runs"]),
+        python=config.get("python"),
         size_bytes=int(meta.get("sizeBytes", 0)),
         created=float(meta.get("created", 0.0)),
     )
@@ -389,7 +395,12 @@ def _json_or_shell(rest: str) -> tuple[list[str], bool]:
 
 
 class _Interpreter:
-    def __init__(self, context: Path, rootfs: Path, build_args: dict[str, str]) -> None:
+    def __init__(
+        self, context: Path, rootfs: Path, build_args: dict[str, str], store_root: Path
+    ) -> None:
+        self.store_root = store_root
+        self.python: str | None = None  # set by the first pip install
+        self.pip_key = ""  # the hash of the pip installs so far (image_run)
         self.context = context
         self.rootfs = rootfs
         self.build_args = build_args
@@ -440,6 +451,7 @@ class _Interpreter:
             "labels": self.labels,
             "base": self.base,
             "runs": self.runs,
+            "python": self.python,
         }
 
     # -- helpers
@@ -548,6 +560,10 @@ class _Interpreter:
     def _do_run(self, ins: _Instruction) -> None:
         argv, exec_form = _json_or_shell(ins.rest)
         self.runs.append(" ".join(argv) if exec_form else ins.rest)
+        try:
+            image_run.run_line(self, ins.rest, ins.line, argv if exec_form else None)
+        except image_run.RunError as exc:
+            raise ImageBuildError(str(exc)) from None
 
     def _do_copy(self, ins: _Instruction) -> None:
         self._copy(ins, add=False)

@@ -39,7 +39,10 @@ class ServiceSettings:
     min_instances: int
     max_instances: int
     concurrency: int
-    env_extra: dict[str, str] = field(default_factory=dict)
+    env_extra: dict[str, str] = field(default_factory=dict)  # the user's --env
+    port: int = 8080
+    cpu: str = "1"
+    memory: str = "512Mi"
 
 
 class RunService(Resource):
@@ -56,11 +59,11 @@ class RunService(Resource):
 
     def env(self) -> dict[str, str]:
         return {
+            **self.settings.env_extra,
             "SERVICE_REGION": self.region or "",
             "GOOGLE_CLOUD_PROJECT": self.project,
             "VERTEX_LOCATION": self.settings.vertex_location,
             "GEMINI_MODEL": self.settings.model,
-            **self.settings.env_extra,
         }
 
     def desired(self) -> run_v2.Service:
@@ -84,9 +87,9 @@ class RunService(Resource):
                     run_v2.Container(
                         image=s.image,
                         env=[run_v2.EnvVar(name=k, value=v) for k, v in sorted(self.env().items())],
-                        ports=[run_v2.ContainerPort(container_port=8080)],
+                        ports=[run_v2.ContainerPort(container_port=s.port)],
                         resources=run_v2.ResourceRequirements(
-                            limits={"cpu": "1", "memory": "512Mi"},
+                            limits={"cpu": s.cpu, "memory": s.memory},
                             cpu_idle=True,
                             startup_cpu_boost=True,
                         ),
@@ -107,6 +110,7 @@ class RunService(Resource):
             "concurrency": template.max_instance_request_concurrency,
             "account": template.service_account,
             "image": container.image,
+            "port": container.ports[0].container_port if container.ports else None,
             "env": {e.name: e.value for e in container.env},
             "limits": dict(container.resources.limits),
             "cpu_idle": bool(container.resources.cpu_idle),

@@ -39,7 +39,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -48,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from globalguide.emulator import image_run
 from globalguide.emulator.dataplane.process import (
     CHILDREN_FILE,
     LogPump,
@@ -288,7 +288,7 @@ class LocalProcessRunner:
     def _environment(self, spec: RevisionSpec, socket_path: str) -> dict[str, str]:
         image = spec.image
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PATH": image_run.search_path(image, os.environ.get("PATH", "/usr/bin:/bin")),
             "HOME": os.environ.get("HOME", "/"),
             "LANG": "C.UTF-8",
         }
@@ -502,9 +502,7 @@ def _argv(image: Any, container: dict[str, Any]) -> list[str]:
         argv = list(image.entrypoint) + args
     else:
         argv = list(image.cmd)
-    if argv and _PYTHON.match(argv[0]):
-        argv[0] = sys.executable
-    return argv
+    return image_run.resolve_argv(image, argv)
 
 
 def _in_root(root: Path, container_path: str) -> Path:

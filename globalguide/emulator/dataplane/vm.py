@@ -131,11 +131,15 @@ def _request(url: str, seq: int, latlng: str, timeout: float) -> tuple[Any, byte
             ttfb = (time.perf_counter() - started) * 1000
             body = first + resp.read(1_000_000)
             status = resp.status
+            header_region = resp.headers.get("X-Served-Region")
     except urllib.error.HTTPError as exc:
         total = (time.perf_counter() - started) * 1000
         return Sample(seq, exc.code, round(total, 1), round(total, 1)), None
     except (urllib.error.URLError, OSError, ValueError):
         return Sample(seq, 0, None), None
     total = (time.perf_counter() - started) * 1000
-    region = ((_json_object(body) or {}).get("meta") or {}).get("served_from_region")
+    # As the startup script does: the X-Served-Region header, else the guide's JSON.
+    region = header_region or ((_json_object(body) or {}).get("meta") or {}).get(
+        "served_from_region"
+    )
     return Sample(seq, status, round(total, 1), round(ttfb, 1), region), body
