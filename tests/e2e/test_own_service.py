@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from globalguide.emulator.session import bearer
 from globalguide.probe import resolve_cities
 from tests.e2e.conftest import clear_requests, emulator_requests, run_cli, run_json
 
@@ -106,7 +107,9 @@ def deploy_probe_teardown(endpoint: str, source: Path, name: str, city_in_body) 
 
     gone = run_json("teardown", "--local", "--yes", "--name", name)
     assert gone["left"] == 0
-    assert requests.get(f"{endpoint}/_emulator/resources", timeout=10).json() == {"count": 0}
+    assert requests.get(
+        f"{endpoint}/_emulator/resources", headers=bearer(endpoint), timeout=10
+    ).json() == {"count": 0}
 
 
 def test_the_fastapi_example_serves_each_city_from_its_nearest_region(local_emulator):

@@ -6,14 +6,17 @@ A :class:`Revision` is the handle the Run API holds: its status moves from ``sta
 command with this machine's Python interpreter, in its own process group, with the
 environment Cloud Run gives a container:
 
-- ``PORT`` (the container port, 8080 unless the template names another) and ``K_SERVICE``,
-  ``K_REVISION``, ``K_CONFIGURATION``
-  (https://cloud.google.com/run/docs/container-contract#env-vars);
+- ``PORT`` and ``K_SERVICE``, ``K_REVISION``, ``K_CONFIGURATION``
+  (https://cloud.google.com/run/docs/container-contract#env-vars). On Cloud Run PORT is the
+  container port (8080 unless the template names another); here every revision shares one
+  machine, so PORT is a free loopback port of its own;
 - ``BIND_UNIX``: the Unix socket to listen on instead of ``PORT``, in a directory of its
   own that only this user can enter. The revision's front connects there; nothing else on
   the machine can reach the process, as on Cloud Run only the service's ingress reaches a
-  container. A container that listens on ``PORT`` instead never passes its startup probe
-  (``BIND_HOST=127.0.0.1`` keeps such a listener on loopback meanwhile);
+  container. A container that knows nothing of it and listens on ``PORT`` (any service
+  written for Cloud Run) is joined to that socket by a bridge (:mod:`bridge`) once its port
+  opens; such a port stays reachable around the front (``BIND_HOST=127.0.0.1`` asks it to
+  keep to loopback);
 - ``GEMINI_BASE_URL`` pointing at the emulator's fake Vertex AI, as seen from the region
   (``{emulator}/_from/{region}/``), unless the revision's own env sets it, and
   ``GEMINI_ACCESS_TOKEN``: the emulator's revision token, which only Vertex AI accepts.
@@ -48,6 +51,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from globalguide.emulator import image_run
+from globalguide.emulator.dataplane.bridge import SocketBridge, free_port, tcp_open
 from globalguide.emulator.dataplane.process import (
     CHILDREN_FILE,
     LogPump,
@@ -102,6 +106,8 @@ class Revision:
         self._status = RevisionStatus.STARTING
         self._error: str | None = None
         self.socket_path: str | None = None
+        self.port: int | None = None  # PORT, for a container that listens there instead
+        self.bridge: SocketBridge | None = None
         self.pid: int | None = None
         self.log_path: Path | None = None
         self.exit_code: int | None = None
@@ -255,7 +261,8 @@ class LocalProcessRunner:
                 "does not exist in the image."
             )
         socket_path = _private_socket()
-        env = self._environment(spec, socket_path)
+        revision.port = free_port()
+        env = self._environment(spec, socket_path, revision.port)
         self._logs.mkdir(parents=True, exist_ok=True)
         log_path = self._logs / f"{spec.service_id}-{spec.region}-{spec.revision}.log"
         with self._lock:
@@ -285,7 +292,7 @@ class LocalProcessRunner:
             self._running[revision.seq] = running
         return running
 
-    def _environment(self, spec: RevisionSpec, socket_path: str) -> dict[str, str]:
+    def _environment(self, spec: RevisionSpec, socket_path: str, port: int) -> dict[str, str]:
         image = spec.image
         env = {
             "PATH": image_run.search_path(image, os.environ.get("PATH", "/usr/bin:/bin")),
@@ -300,7 +307,7 @@ class LocalProcessRunner:
         env.update(spec.env)
         env.update(
             {
-                "PORT": str(_container_port(spec.template)),
+                "PORT": str(port),
                 "BIND_UNIX": socket_path,
                 "BIND_HOST": LOOPBACK,
                 REVISION_TOKEN_ENV: self._gemini_token,
@@ -346,8 +353,17 @@ class LocalProcessRunner:
                 return False
             if _probe_once(probe, socket_path):
                 return True
+            self._bridge_if_on_port(revision)
             running.stopping.wait(PROBE_EVERY_S)
         return False
+
+    @staticmethod
+    def _bridge_if_on_port(revision: Revision) -> None:
+        """A container that ignored BIND_UNIX and opened PORT: join it to the socket."""
+        path, port = revision.socket_path, revision.port
+        if revision.bridge is None and path and port and not os.path.exists(path):
+            if tcp_open(port, timeout=0.2):
+                revision.bridge = SocketBridge(path, port)
 
     def _startup_failure(self, revision: Revision, probe: _Probe) -> str:
         """What went wrong, in the words of Cloud Run's revision logs, and where the output is.
@@ -438,6 +454,8 @@ class LocalProcessRunner:
         with self._lock:
             if self._running.get(running.revision.seq) is running:
                 del self._running[running.revision.seq]
+        if running.revision.bridge is not None:
+            running.revision.bridge.close()
         _remove_socket(running.revision.socket_path)
         pgid = running.process.pid
         deadline = time.monotonic() + 1.0  # killed workers take a moment to be gone
