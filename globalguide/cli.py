@@ -320,17 +320,25 @@ def deploy(
     ] = None,
     source: Annotated[
         str | None,
-        typer.Option(help="Build and deploy your own service from this directory."),
+        typer.Option(metavar="DIR", help="Build and deploy your own service from this directory."),
     ] = None,
     image: Annotated[
-        str | None, typer.Option(help="Deploy this prebuilt image; nothing is built.")
+        str | None,
+        typer.Option(metavar="IMAGE", help="Deploy this prebuilt image; nothing is built."),
     ] = None,
     env: Annotated[
-        list[str] | None, typer.Option(help="KEY=VALUE for the container (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="KEY=VALUE", help="KEY=VALUE for the container (repeatable)."),
     ] = None,
-    port: Annotated[int | None, typer.Option(help="The port the container listens on.")] = None,
-    cpu: Annotated[str | None, typer.Option(help="CPUs per instance (1, 2, 4 or 0.5).")] = None,
-    memory: Annotated[str | None, typer.Option(help="Memory per instance (512Mi, 2Gi).")] = None,
+    port: Annotated[
+        int | None, typer.Option(metavar="N", help="The port the container listens on.")
+    ] = None,
+    cpu: Annotated[
+        str | None, typer.Option(metavar="CPU", help="CPUs per instance (1, 2, 4 or 0.5).")
+    ] = None,
+    memory: Annotated[
+        str | None, typer.Option(metavar="SIZE", help="Memory per instance (512Mi, 2Gi).")
+    ] = None,
     local: LocalOption = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan; change nothing.")
