@@ -29,12 +29,14 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from globalguide.emulator.artifactregistry import parse_image_uri
+from globalguide.emulator.core.operations import peek_operation_fault
+from globalguide.emulator.core.paging import offset_page
+from globalguide.emulator.core.project import project_number
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, read_json
+from globalguide.emulator.core.schema import canonical, validate_body
+from globalguide.emulator.core.timestamps import rfc3339
 from globalguide.emulator.images import Image, ImageBuildError
-from globalguide.emulator.operations import peek_operation_fault
 from globalguide.emulator.permissions import READ_OBJECT, UPLOAD_ARTIFACTS, holds
-from globalguide.emulator.routing import ApiError, Route, bad_request, read_json
-from globalguide.emulator.schema import canonical, validate_body
-from globalguide.emulator.serviceusage import project_number
 
 SERVICE = "cloudbuild.googleapis.com"
 DOCKER_BUILDER = "gcr.io/cloud-builders/docker"
@@ -58,10 +60,6 @@ SERVICE_ACCOUNT_LOGGING = (
     "build.options.default_logs_bucket_behavior option, or (c) use either CLOUD_LOGGING_ONLY / "
     "NONE logging options: invalid argument"
 )
-
-
-def _ts(value: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(value)) + f".{int(value % 1 * 1e6):06d}Z"
 
 
 def default_service_account(number: str) -> str:
@@ -246,10 +244,7 @@ class API:
 
     # ------------------------------------------------------------ handlers
     def _enter(self, project: str) -> str:
-        number = project_number(self.emulator.project)
-        if project != number:
-            self.emulator.check_project(project)
-        self.emulator.require_enabled(SERVICE)
+        self.emulator.enter(project, SERVICE, by_number=True)
         return self.emulator.project
 
     def create_global(self, request: Request, project: str) -> dict:
@@ -332,7 +327,7 @@ class API:
             "projectId": project_id,
             **build,
             "steps": [dict(s) for s in steps_json],
-            "createTime": _ts(now),
+            "createTime": rfc3339(now),
             "timeout": build.get("timeout", "600s"),
             "queueTtl": build.get("queueTtl", "3600s"),
             "logsBucket": build.get(
@@ -567,20 +562,20 @@ class API:
                 raise ApiError(499, "Build was cancelled.", status="CANCELLED")
             outcome = record.outcome or _Outcome(failure=("USER_BUILD_STEP", "no result", None))
             started = record.created + record.queue_s
-            build["startTime"] = _ts(started)
+            build["startTime"] = rfc3339(started)
             build["timing"] = {
                 "FETCHSOURCE": {
-                    "startTime": _ts(started),
-                    "endTime": _ts(started + outcome.fetch_s),
+                    "startTime": rfc3339(started),
+                    "endTime": rfc3339(started + outcome.fetch_s),
                 },
-                "BUILD": {"startTime": _ts(started + outcome.fetch_s), "endTime": _ts(now)},
+                "BUILD": {"startTime": rfc3339(started + outcome.fetch_s), "endTime": rfc3339(now)},
             }
             failure = outcome.failure
             if failure is None:
                 failure = self._push(record, outcome, now)
             for index, step in enumerate(build["steps"]):
                 step["status"] = _step_status(index, failure)
-            build["finishTime"] = _ts(now)
+            build["finishTime"] = rfc3339(now)
             record.final = True
             if failure is not None:
                 kind, detail, step_index = failure
@@ -646,7 +641,7 @@ class API:
                     {
                         "name": image_name,
                         "digest": image.digest,
-                        "pushTiming": {"startTime": _ts(now), "endTime": _ts(now)},
+                        "pushTiming": {"startTime": rfc3339(now), "endTime": rfc3339(now)},
                     }
                 )
         record.build["results"] = {
@@ -655,7 +650,10 @@ class API:
         }
         if results:
             record.build["results"]["images"] = results
-        record.build.setdefault("timing", {})["PUSH"] = {"startTime": _ts(now), "endTime": _ts(now)}
+        record.build.setdefault("timing", {})["PUSH"] = {
+            "startTime": rfc3339(now),
+            "endTime": rfc3339(now),
+        }
         return None
 
     # ------------------------------------------------------------ reading
@@ -669,14 +667,14 @@ class API:
             record.final = True
             record.build["status"] = "INTERNAL_ERROR"
             record.build["statusDetail"] = op.error[2]
-            record.build["finishTime"] = _ts(op.finished or time.time())
+            record.build["finishTime"] = rfc3339(op.finished or time.time())
             return dict(record.build)
         now = time.time()
         if now - record.created < record.queue_s:
             build["status"] = "QUEUED"
         else:
             build["status"] = "WORKING"
-            build["startTime"] = _ts(record.created + record.queue_s)
+            build["startTime"] = rfc3339(record.created + record.queue_s)
         build["steps"] = [{**s, "status": "QUEUED"} for s in build["steps"]]
         return build
 
@@ -707,13 +705,7 @@ class API:
         builds = [b for b in builds if all(_matches(b, k, v) for k, v in terms)]
         size = int(request.args.get("pageSize") or 50)
         offset = int(request.args.get("pageToken") or 0)
-        out: dict[str, Any] = {}
-        page = builds[offset : offset + size]
-        if page:
-            out["builds"] = page
-        if offset + size < len(builds):
-            out["nextPageToken"] = str(offset + size)
-        return out
+        return offset_page(builds, offset, size, "builds")
 
     def _cancel(self, project: str, location: str, build_id: str) -> dict:
         self._enter(project)
@@ -726,9 +718,9 @@ class API:
             record.cancelled = True
             record.final = True
             record.build["status"] = "CANCELLED"
-            record.build["finishTime"] = _ts(now)
+            record.build["finishTime"] = rfc3339(now)
             if now - record.created >= record.queue_s:
-                record.build["startTime"] = _ts(record.created + record.queue_s)
+                record.build["startTime"] = rfc3339(record.created + record.queue_s)
             for step in record.build["steps"]:
                 step["status"] = "CANCELLED"
             op = self.emulator.operations.get(record.op_name)

@@ -21,8 +21,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from globalguide.emulator.routing import ApiError, Route, bad_request, read_json
-from globalguide.emulator.serviceusage import project_number
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, read_json
 
 _ACCOUNT_ID = re.compile(r"[a-z](?:[-a-z0-9]{4,28}[a-z0-9])\Z")
 SERVICE = "iam.googleapis.com"
@@ -93,8 +92,7 @@ class API:
 
     # ------------------------------------------------------------ handlers
     def _enter(self, project: str) -> None:
-        self.emulator.check_project(project)
-        self.emulator.require_enabled(SERVICE)
+        self.emulator.enter(project, SERVICE)
 
     def _find(self, project: str, account: str, *, propagated: bool = False) -> dict[str, Any]:
         for email, found in self._accounts.items():
@@ -172,7 +170,3 @@ class API:
             if policy is not None:
                 policy.account_deleted(found["email"], found["uniqueId"])
         return {}
-
-
-def default_compute_account(project: str) -> str:
-    return f"{project_number(project)}-compute@developer.gserviceaccount.com"

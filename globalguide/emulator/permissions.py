@@ -18,7 +18,7 @@ import hashlib
 import re
 from typing import Any
 
-from globalguide.emulator.routing import ApiError, bad_request
+from globalguide.emulator.core.routing import ApiError, bad_request
 
 READ_OBJECT = "storage.objects.get"
 UPLOAD_ARTIFACTS = "artifactregistry.repositories.uploadArtifacts"

@@ -20,9 +20,9 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
+from globalguide.emulator.core.project import project_number
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, read_json
 from globalguide.emulator.iam_roles import PREDEFINED_ROLES
-from globalguide.emulator.routing import ApiError, Route, bad_request, read_json
-from globalguide.emulator.serviceusage import project_number
 
 SERVICE = "cloudresourcemanager.googleapis.com"
 CONCURRENT = (
@@ -135,8 +135,7 @@ class API:
         return out
 
     def get_iam_policy(self, request: Request, project: str) -> dict[str, Any]:
-        self.emulator.check_project(project)
-        self.emulator.require_enabled(SERVICE)
+        self.emulator.enter(project, SERVICE)
         body = read_json(request)
         options = body.get("options") or {}
         requested = options.get("requestedPolicyVersion", 1) if isinstance(options, dict) else 1
@@ -146,8 +145,7 @@ class API:
             return self._render(requested or 1)
 
     def set_iam_policy(self, request: Request, project: str) -> dict[str, Any]:
-        self.emulator.check_project(project)
-        self.emulator.require_enabled(SERVICE)
+        self.emulator.enter(project, SERVICE)
         body = read_json(request)
         policy = body.get("policy")
         if not isinstance(policy, dict):

@@ -27,11 +27,13 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from globalguide.emulator.artifactregistry import check_labels
+from globalguide.emulator.core.operations import peek_operation_fault
+from globalguide.emulator.core.paging import offset_page
+from globalguide.emulator.core.project import project_number
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, read_json
+from globalguide.emulator.core.schema import canonical, validate_body
+from globalguide.emulator.core.timestamps import rfc3339
 from globalguide.emulator.iam import act_as_denied
-from globalguide.emulator.operations import peek_operation_fault
-from globalguide.emulator.routing import ApiError, Route, bad_request, read_json
-from globalguide.emulator.schema import canonical, validate_body
-from globalguide.emulator.serviceusage import project_number
 
 SERVICE = "run.googleapis.com"
 RESERVED_NAMESPACES = (
@@ -152,11 +154,6 @@ class Violation(ApiError):
             }
         ]
         return out
-
-
-def _ts(value: float | None = None) -> str:
-    value = time.time() if value is None else value
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(value)) + f".{int(value % 1 * 1e6):06d}Z"
 
 
 def _seconds(duration: Any, where: str) -> float:
@@ -468,7 +465,7 @@ class _State:
 
 def _set_conditions(service: dict[str, Any], condition_state: str) -> None:
     """Ready and its two parts (routes, configurations) all in ``condition_state``."""
-    now = _ts()
+    now = rfc3339()
     service["terminalCondition"] = {
         "type": "Ready",
         "state": condition_state,
@@ -544,9 +541,7 @@ class API:
     def _enter(self, project: str, location: str) -> None:
         from globalguide import geo
 
-        if project != project_number(self.emulator.project):
-            self.emulator.check_project(project)
-        self.emulator.require_enabled(SERVICE)
+        self.emulator.enter(project, SERVICE, by_number=True)
         if location not in geo.REGIONS:
             raise bad_request(f"Location '{location}' is not a valid Cloud Run region.")
 
@@ -656,7 +651,7 @@ class API:
         number = project_number(self.emulator.project)
         desired = with_defaults(_settable(body), number)
         validate_only = request.args.get("validateOnly", "").lower() == "true"
-        now = _ts()
+        now = rfc3339()
         output: dict[str, Any] = {
             "name": name,
             "uid": str(uuid.uuid4()),
@@ -753,7 +748,7 @@ class API:
                     output.pop(key, None)
                 output.update(copy.deepcopy(desired))
                 output["generation"] = str(generation)
-                output["updateTime"] = _ts()
+                output["updateTime"] = rfc3339()
                 output["lastModifier"] = CREATOR
                 state.desired = desired
             revision = None
@@ -799,7 +794,7 @@ class API:
                 if current is None or current.deleting != op_name:
                     raise self._not_found(name)
                 del self._services[name]
-            return {"@type": _TYPE, **snapshot, "deleteTime": _ts()}
+            return {"@type": _TYPE, **snapshot, "deleteTime": rfc3339()}
 
         with self.emulator.lock:
             state.deleting = op_name
@@ -959,7 +954,7 @@ class API:
         raise ApiError(400, message, status="FAILED_PRECONDITION")
 
     def _mark_failed(self, state: _State, message: str, reason: str) -> None:
-        now = _ts()
+        now = rfc3339()
         state.last_failure = message
         state.output["reconciling"] = False
         state.output["observedGeneration"] = state.output["generation"]
@@ -1138,10 +1133,4 @@ def _page(request: Request, items: list[dict], key: str) -> dict:
     except ValueError as exc:
         raise bad_request("Invalid page size or page token.") from exc
     size = size if size > 0 else 100
-    out: dict[str, Any] = {}
-    page = items[offset : offset + size]
-    if page:
-        out[key] = page
-    if offset + size < len(items):
-        out["nextPageToken"] = str(offset + size)
-    return out
+    return offset_page(items, offset, size, key)

@@ -21,15 +21,16 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from globalguide.emulator import guard, session
-from globalguide.emulator.images import ImageStore
-from globalguide.emulator.operations import (
+from globalguide.emulator.core.operations import (
     FaultInjector,
     OperationStore,
     Timing,
     reset_operation_fault,
     set_operation_fault,
 )
-from globalguide.emulator.routing import ApiError, Route, json_response
+from globalguide.emulator.core.project import check_project
+from globalguide.emulator.core.routing import ApiError, Route, json_response
+from globalguide.emulator.images import ImageStore
 from globalguide.emulator.strict_http import handler_named
 
 DEFAULT_PROJECT = "globalguide-local"
@@ -142,24 +143,22 @@ class Emulator:
     def project(self) -> str:
         return self.config.project
 
-    def check_project(self, project: str, *, style: str = "google") -> None:
+    def check_project(
+        self, project: str, *, style: str = "google", by_number: bool = False
+    ) -> None:
         """The emulator holds one project; others do not exist for the caller."""
-        if project == self.config.project:
-            return
-        if style == "compute":
-            raise ApiError(
-                404, f"The resource 'projects/{project}' was not found", reason="notFound"
-            )
-        raise ApiError(
-            403,
-            f"Permission denied on resource project {project}.",
-            reason="forbidden",
-            status="PERMISSION_DENIED",
-        )
+        check_project(self.config.project, project, style=style, by_number=by_number)
 
     def require_enabled(self, service: str, *, style: str = "google") -> None:
         """403 SERVICE_DISABLED, as the cloud answers, when ``service`` is not enabled."""
         self.apis["serviceusage"].require_enabled(service, style=style)
+
+    def enter(
+        self, project: str, service: str, *, style: str = "google", by_number: bool = False
+    ) -> None:
+        """Every API's entry check: the project exists for the caller and ``service`` is on."""
+        self.check_project(project, style=style, by_number=by_number)
+        self.require_enabled(service, style=style)
 
     # ------------------------------------------------------------------ WSGI
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:

@@ -27,9 +27,10 @@ from urllib.parse import quote, unquote, urlsplit
 import google_crc32c
 from werkzeug.wrappers import Request, Response
 
+from globalguide.emulator.core.project import project_number
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, json_response, read_json
+from globalguide.emulator.core.timestamps import rfc3339
 from globalguide.emulator.permissions import ResourcePolicy, account_exists
-from globalguide.emulator.routing import ApiError, Route, bad_request, json_response, read_json
-from globalguide.emulator.serviceusage import project_number
 
 MAX_OBJECT_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_RESULTS = 1000
@@ -50,11 +51,6 @@ NAME_NOT_AVAILABLE = (
 
 def _err(code: int, message: str, reason: str) -> ApiError:
     return ApiError(code, message, reason=reason)
-
-
-def _now() -> str:
-    ts = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e6):06d}Z"
 
 
 def bucket_name_error(name: str) -> ApiError | None:
@@ -201,8 +197,7 @@ class API:
         project = request.args.get("project", "")
         if not project:
             raise _err(400, "Required parameter: project", "required")
-        if project != project_number(self.emulator.project):
-            self.emulator.check_project(project, style="storage")
+        self.emulator.check_project(project, style="storage", by_number=True)
         return project
 
     def _bucket(self, bucket: str) -> dict[str, Any]:
@@ -239,7 +234,7 @@ class API:
         else:
             raise _err(400, "The specified location constraint is not valid.", "invalid")
         number = project_number(self.emulator.project)
-        now = _now()
+        now = rfc3339()
         resource = {
             "kind": "storage#bucket",
             "selfLink": f"{self._base(request)}/storage/v1/b/{name}",
@@ -286,7 +281,7 @@ class API:
             _check_bucket_preconditions(request, resource)
             _apply_bucket_fields(resource, body)
             resource["metageneration"] = str(int(resource["metageneration"]) + 1)
-            resource["updated"] = _now()
+            resource["updated"] = rfc3339()
             resource["etag"] = base64.b64encode(resource["metageneration"].encode()).decode()
             return dict(resource)
 
@@ -557,7 +552,7 @@ class API:
             existing = self._objects[bucket].get(name)
             _check_generation(args, existing)
             generation = str(self._next_generation())
-            now = _now()
+            now = rfc3339()
             quoted = quote(name, safe="")
             meta = {
                 "kind": "storage#object",

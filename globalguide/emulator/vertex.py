@@ -40,7 +40,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from globalguide import models
-from globalguide.emulator.routing import ApiError, Route, bad_request, json_response, read_json
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, json_response, read_json
 
 API = "aiplatform"
 _MODEL_PATH = "projects/<project>/locations/<location>/publishers/google/models/<model>"

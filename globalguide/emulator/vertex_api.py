@@ -25,7 +25,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from globalguide import geo
-from globalguide.emulator.routing import ApiError, Route, bad_request, json_response, read_json
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, json_response, read_json
 from globalguide.emulator.vertex import FakeGemini
 from globalguide.models import GEMINI_REGIONS
 
@@ -90,15 +90,8 @@ class API:
         ]
 
     def _checked(self, handler: Any, request: Request, **params: str) -> Any:
-        self._check_project(params["project"])
-        self.emulator.require_enabled(SERVICE)
+        self.emulator.enter(params["project"], SERVICE, by_number=True)
         return handler(request, **params)
-
-    def _check_project(self, project: str) -> None:
-        usage = self.emulator.apis.get("serviceusage")
-        if usage is not None and project == getattr(usage, "number", None):
-            return
-        self.emulator.check_project(project)
 
     # ------------------------------------------------------------- test controls
     def control(self, request: Request, name: str) -> Response:

@@ -11,7 +11,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import compute_v1
 
 from globalguide.cloud.clients import CloudClients
-from globalguide.emulator.operations import FaultInjector
+from globalguide.emulator.core.operations import FaultInjector
 from globalguide.emulator.server import Emulator, EmulatorConfig, EmulatorServer
 from globalguide.emulator.session import bearer
 from tests.emulator.test_compute import P, backend_service, serverless_neg

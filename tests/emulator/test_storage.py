@@ -10,7 +10,7 @@ import requests
 from google.api_core import exceptions as gexc
 
 from globalguide.emulator import storage as storage_module
-from globalguide.emulator.serviceusage import project_number
+from globalguide.emulator.core.project import project_number
 from globalguide.emulator.session import bearer
 from tests.emulator.fakes import running_emulator
 

@@ -12,7 +12,7 @@ from google.genai import errors, types
 from globalguide import geo
 from globalguide.cloud.clients import emulator_credentials
 from globalguide.emulator import vertex_api
-from globalguide.emulator.serviceusage import project_number
+from globalguide.emulator.core.project import project_number
 from globalguide.emulator.session import bearer
 from globalguide.emulator.vertex_api import API, SAME_REGION_RTT_MS, modelled_rtt_ms
 
