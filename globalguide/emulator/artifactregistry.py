@@ -13,7 +13,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from werkzeug.wrappers import Request
@@ -25,6 +25,9 @@ from globalguide.emulator.core.routing import ApiError, Route, bad_request, read
 from globalguide.emulator.core.schema import canonical, validate_body
 from globalguide.emulator.core.timestamps import rfc3339
 from globalguide.emulator.permissions import ResourcePolicy, account_exists
+
+if TYPE_CHECKING:
+    from globalguide.emulator.iam import API as IamAPI
 
 SERVICE = "artifactregistry.googleapis.com"
 MULTI_REGIONS = ("us", "europe", "asia")
@@ -125,6 +128,8 @@ class API:
     """Artifact Registry v1 for the emulator's one project."""
 
     name = "artifactregistry"
+    # The APIs it calls, handed over by the server.
+    iam: IamAPI
 
     def __init__(self, emulator: Any) -> None:
         self.emulator = emulator
@@ -448,7 +453,9 @@ class API:
             if name not in self._repos:
                 raise not_found()
             self._policies[name].replace(
-                body.get("policy"), stale=stale, account_exists=account_exists(self.emulator)
+                body.get("policy"),
+                stale=stale,
+                account_exists=account_exists(self.emulator.project, self.iam),
             )
             return self._policies[name].render()
 

@@ -24,7 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
@@ -37,6 +37,12 @@ from globalguide.emulator.core.schema import canonical, validate_body
 from globalguide.emulator.core.timestamps import rfc3339
 from globalguide.emulator.images import Image, ImageBuildError
 from globalguide.emulator.permissions import READ_OBJECT, UPLOAD_ARTIFACTS, holds
+
+if TYPE_CHECKING:
+    from globalguide.emulator.artifactregistry import API as ArtifactRegistryAPI
+    from globalguide.emulator.iam import API as IamAPI
+    from globalguide.emulator.resourcemanager import API as ResourceManagerAPI
+    from globalguide.emulator.storage import API as StorageAPI
 
 SERVICE = "cloudbuild.googleapis.com"
 DOCKER_BUILDER = "gcr.io/cloud-builders/docker"
@@ -195,6 +201,11 @@ class API:
     """Cloud Build v1 for the emulator's one project."""
 
     name = "cloudbuild"
+    # The APIs it calls, handed over by the server.
+    iam: IamAPI
+    storage: StorageAPI
+    registry: ArtifactRegistryAPI
+    resourcemanager: ResourceManagerAPI
 
     def __init__(self, emulator: Any) -> None:
         self.emulator = emulator
@@ -392,7 +403,7 @@ class API:
             or options.get("defaultLogsBucketBehavior") == "REGIONAL_USER_OWNED_BUCKET"
         ):
             raise bad_request(SERVICE_ACCOUNT_LOGGING)
-        iam = self.emulator.apis["iam"]
+        iam = self.iam
         account = match.group(2)
         with self.emulator.lock:
             email = next(
@@ -444,7 +455,7 @@ class API:
                 "invalid build: the emulator's Cloud Build supports only source.storageSource"
             )
         bucket, obj = storage_source.get("bucket", ""), storage_source.get("object", "")
-        storage = self.emulator.apis["storage"]
+        storage = self.storage
         if not bucket or not obj:
             raise bad_request("invalid build: storageSource needs a bucket and an object")
         if not storage.bucket_exists(bucket):
@@ -527,10 +538,10 @@ class API:
 
     def _may_read_source(self, record: _Record) -> bool:
         bucket = record.build["source"]["storageSource"]["bucket"]
-        storage = self.emulator.apis["storage"]
+        storage = self.storage
         with self.emulator.lock:
             policy = storage.policy_of(bucket)
-        return holds(self.emulator, f"serviceAccount:{record.account}", READ_OBJECT, policy)
+        return holds(self.resourcemanager, f"serviceAccount:{record.account}", READ_OBJECT, policy)
 
     def _docker_build(self, step: _Step, source: bytes | None) -> Image:
         if source is None:
@@ -598,7 +609,7 @@ class API:
     def _push(
         self, record: _Record, outcome: _Outcome, now: float
     ) -> tuple[str, str, int | None] | None:
-        registry = self.emulator.apis["artifactregistry"]
+        registry = self.registry
         results: list[dict[str, Any]] = []
         wanted = [(index, image) for index, image in outcome.pushes]
         wanted += [(None, image) for image in record.build.get("images", [])]
@@ -620,7 +631,7 @@ class API:
                     "Registry (LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE)"
                 )
             elif ref.project == self.emulator.project and not holds(
-                self.emulator,
+                self.resourcemanager,
                 f"serviceAccount:{record.account}",
                 UPLOAD_ARTIFACTS,
                 registry.policy_of(ref.repository_name),

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
@@ -34,6 +34,10 @@ from globalguide.emulator.core.routing import ApiError, Route, bad_request, read
 from globalguide.emulator.core.schema import canonical, validate_body
 from globalguide.emulator.core.timestamps import rfc3339
 from globalguide.emulator.iam import act_as_denied
+
+if TYPE_CHECKING:
+    from globalguide.emulator.artifactregistry import API as ArtifactRegistryAPI
+    from globalguide.emulator.iam import API as IamAPI
 
 SERVICE = "run.googleapis.com"
 RESERVED_NAMESPACES = (
@@ -481,6 +485,9 @@ class API:
     """Cloud Run Admin API v2 services for the emulator's one project."""
 
     name = "run"
+    # The APIs it calls, handed over by the server.
+    iam: IamAPI
+    registry: ArtifactRegistryAPI
 
     def __init__(self, emulator: Any) -> None:
         self.emulator = emulator
@@ -553,9 +560,9 @@ class API:
         email = (service.get("template") or {}).get("serviceAccount")
         if not email or not isinstance(email, str):
             return
-        iam = self.emulator.apis.get("iam")
+        iam = self.iam
         own = email.endswith(f"@{self.emulator.project}.iam.gserviceaccount.com")
-        if own and iam is not None and not iam.visible(email):
+        if own and not iam.visible(email):
             raise act_as_denied(email)
 
     def _check_revision_name(
@@ -854,7 +861,7 @@ class API:
             for container in template["containers"]:
                 if container.get("ports"):
                     rollout.image_uri = container["image"]
-            digest = self.emulator.apis["artifactregistry"].resolve(rollout.image_uri)
+            digest = self.registry.resolve(rollout.image_uri)
             image = self.emulator.images.get(digest) if digest else None
             rollout.image_missing = image is None
             if image is not None and not peek_operation_fault():

@@ -21,7 +21,7 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 import google_crc32c
@@ -31,6 +31,9 @@ from globalguide.emulator.core.project import project_number
 from globalguide.emulator.core.routing import ApiError, Route, bad_request, json_response, read_json
 from globalguide.emulator.core.timestamps import rfc3339
 from globalguide.emulator.permissions import ResourcePolicy, account_exists
+
+if TYPE_CHECKING:
+    from globalguide.emulator.iam import API as IamAPI
 
 MAX_OBJECT_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_RESULTS = 1000
@@ -92,6 +95,8 @@ class API:
     """The Cloud Storage JSON API for the emulator's one project."""
 
     name = "storage"
+    # The APIs it calls, handed over by the server.
+    iam: IamAPI
 
     def __init__(self, emulator: Any) -> None:
         self.emulator = emulator
@@ -331,7 +336,7 @@ class API:
         with self.emulator.lock:
             self._bucket(bucket)
             self._policies[bucket].replace(
-                body, stale=stale, account_exists=account_exists(self.emulator)
+                body, stale=stale, account_exists=account_exists(self.emulator.project, self.iam)
             )
             return self._render_policy(bucket)
 
