@@ -23,8 +23,8 @@ from globalguide.cloud import deployment
 from globalguide.cloud.clients import CloudClients
 from globalguide.cloud.plan import Plan
 from globalguide.emulator import daemon
+from globalguide.emulator.core.operations import REALISTIC_SECONDS
 from globalguide.emulator.dataplane.edge import PROPAGATION_S
-from globalguide.emulator.operations import REALISTIC_SECONDS
 from globalguide.emulator.session import control_request
 from globalguide.spec import DeploySpec
 

@@ -5,7 +5,8 @@ Prints its base URL on one line, then serves until its standard input is closed.
 
 import sys
 
-from globalguide.emulator.vertex import FakeGemini, serve
+from globalguide.emulator.vertex.gemini import FakeGemini
+from globalguide.emulator.vertex.standalone import serve
 
 
 def main() -> None:

@@ -13,15 +13,21 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from werkzeug.wrappers import Request
 
+from globalguide.emulator.core.labels import MAX_LABELS, key_ok, value_ok
+from globalguide.emulator.core.paging import offset_page
+from globalguide.emulator.core.project import project_number
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, read_json
+from globalguide.emulator.core.schema import canonical, validate_body
+from globalguide.emulator.core.timestamps import rfc3339
 from globalguide.emulator.permissions import ResourcePolicy, account_exists
-from globalguide.emulator.routing import ApiError, Route, bad_request, read_json
-from globalguide.emulator.schema import canonical, validate_body
-from globalguide.emulator.serviceusage import project_number
+
+if TYPE_CHECKING:
+    from globalguide.emulator.iam import API as IamAPI
 
 SERVICE = "artifactregistry.googleapis.com"
 MULTI_REGIONS = ("us", "europe", "asia")
@@ -39,17 +45,10 @@ _IMAGE_URI = re.compile(
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?\Z"
 )
-_LABEL_KEY = re.compile(r"[\w-]{1,63}\Z")
-_LABEL_VALUE = re.compile(r"[\w-]{0,63}\Z")
 _OP_METADATA = {
     "@type": "type.googleapis.com/google.devtools.artifactregistry.v1.OperationMetadata"
 }
 _TYPE = "type.googleapis.com/google.devtools.artifactregistry.v1."
-
-
-def now_rfc3339() -> str:
-    ts = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e6):06d}Z"
 
 
 def not_found() -> ApiError:
@@ -57,22 +56,15 @@ def not_found() -> ApiError:
 
 
 def check_labels(labels: Any, *, field_name: str = "labels") -> None:
-    """Google Cloud label rules (https://cloud.google.com/compute/docs/labeling-resources)."""
+    """The label rules of :mod:`core.labels`, in the words of the AIP-style APIs."""
     if labels is None:
         return
     if not isinstance(labels, dict):
         raise bad_request(f"Invalid value at '{field_name}': expected a map.")
-    if len(labels) > 64:
-        raise bad_request(f"Invalid {field_name}: at most 64 labels are allowed.")
+    if len(labels) > MAX_LABELS:
+        raise bad_request(f"Invalid {field_name}: at most {MAX_LABELS} labels are allowed.")
     for key, value in labels.items():
-        if (
-            not _LABEL_KEY.match(key)
-            or not key[0].isalpha()
-            or key != key.lower()
-            or not isinstance(value, str)
-            or not _LABEL_VALUE.match(value)
-            or value != value.lower()
-        ):
+        if not key_ok(key) or not value_ok(value):
             raise bad_request(
                 f"Invalid {field_name} {key!r}: {value!r}. Label keys must start with a "
                 "lowercase letter; keys and values may contain only lowercase letters, "
@@ -136,6 +128,8 @@ class API:
     """Artifact Registry v1 for the emulator's one project."""
 
     name = "artifactregistry"
+    # The APIs it calls, handed over by the server.
+    iam: IamAPI
 
     def __init__(self, emulator: Any) -> None:
         self.emulator = emulator
@@ -225,7 +219,7 @@ class API:
         with self.emulator.lock:
             if repo_name not in self._repos:
                 return False
-            now = now_rfc3339()
+            now = rfc3339()
             packages = self._packages.setdefault(repo_name, {})
             pkg = packages.get(image_name)
             if pkg is None:
@@ -266,8 +260,7 @@ class API:
 
     # ------------------------------------------------------------ repositories
     def _enter(self, project: str, location: str | None = None) -> None:
-        self.emulator.check_project(project)
-        self.emulator.require_enabled(SERVICE)
+        self.emulator.enter(project, SERVICE)
         if location is not None and location not in _locations():
             raise bad_request(
                 f"Invalid location: {location!r} is not an Artifact Registry location."
@@ -316,7 +309,7 @@ class API:
         with self.emulator.lock:
             if name in self._repos or self._being_created(name):
                 raise ApiError(409, "the repository already exists", status="ALREADY_EXISTS")
-        now = now_rfc3339()
+        now = rfc3339()
         resource: dict[str, Any] = {"name": name, "format": fmt, "mode": mode}
         for key in (
             "description",
@@ -414,7 +407,7 @@ class API:
                     stored[key] = body[key]
                 else:
                     stored.pop(key, None)
-            stored["updateTime"] = now_rfc3339()
+            stored["updateTime"] = rfc3339()
             return self._render_repo(name)
 
     def delete_repository(self, request: Request, project: str, location: str, repo: str) -> dict:
@@ -460,7 +453,9 @@ class API:
             if name not in self._repos:
                 raise not_found()
             self._policies[name].replace(
-                body.get("policy"), stale=stale, account_exists=account_exists(self.emulator)
+                body.get("policy"),
+                stale=stale,
+                account_exists=account_exists(self.emulator.project, self.iam),
             )
             return self._policies[name].render()
 
@@ -715,10 +710,4 @@ def _page(request: Request, items: list[dict], key: str) -> dict:
         offset = int(token) if token else 0
     except ValueError as exc:
         raise bad_request("Invalid page token.") from exc
-    page = items[offset : offset + size]
-    out: dict[str, Any] = {}
-    if page:
-        out[key] = page
-    if offset + size < len(items):
-        out["nextPageToken"] = str(offset + size)
-    return out
+    return offset_page(items, offset, size, key)

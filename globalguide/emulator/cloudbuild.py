@@ -24,17 +24,25 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
 from globalguide.emulator.artifactregistry import parse_image_uri
+from globalguide.emulator.core.operations import peek_operation_fault
+from globalguide.emulator.core.paging import offset_page
+from globalguide.emulator.core.project import project_number
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, read_json
+from globalguide.emulator.core.schema import canonical, validate_body
+from globalguide.emulator.core.timestamps import rfc3339
 from globalguide.emulator.images import Image, ImageBuildError
-from globalguide.emulator.operations import peek_operation_fault
 from globalguide.emulator.permissions import READ_OBJECT, UPLOAD_ARTIFACTS, holds
-from globalguide.emulator.routing import ApiError, Route, bad_request, read_json
-from globalguide.emulator.schema import canonical, validate_body
-from globalguide.emulator.serviceusage import project_number
+
+if TYPE_CHECKING:
+    from globalguide.emulator.artifactregistry import API as ArtifactRegistryAPI
+    from globalguide.emulator.iam import API as IamAPI
+    from globalguide.emulator.resourcemanager import API as ResourceManagerAPI
+    from globalguide.emulator.storage import API as StorageAPI
 
 SERVICE = "cloudbuild.googleapis.com"
 DOCKER_BUILDER = "gcr.io/cloud-builders/docker"
@@ -58,10 +66,6 @@ SERVICE_ACCOUNT_LOGGING = (
     "build.options.default_logs_bucket_behavior option, or (c) use either CLOUD_LOGGING_ONLY / "
     "NONE logging options: invalid argument"
 )
-
-
-def _ts(value: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(value)) + f".{int(value % 1 * 1e6):06d}Z"
 
 
 def default_service_account(number: str) -> str:
@@ -197,6 +201,11 @@ class API:
     """Cloud Build v1 for the emulator's one project."""
 
     name = "cloudbuild"
+    # The APIs it calls, handed over by the server.
+    iam: IamAPI
+    storage: StorageAPI
+    registry: ArtifactRegistryAPI
+    resourcemanager: ResourceManagerAPI
 
     def __init__(self, emulator: Any) -> None:
         self.emulator = emulator
@@ -246,10 +255,7 @@ class API:
 
     # ------------------------------------------------------------ handlers
     def _enter(self, project: str) -> str:
-        number = project_number(self.emulator.project)
-        if project != number:
-            self.emulator.check_project(project)
-        self.emulator.require_enabled(SERVICE)
+        self.emulator.enter(project, SERVICE, by_number=True)
         return self.emulator.project
 
     def create_global(self, request: Request, project: str) -> dict:
@@ -332,7 +338,7 @@ class API:
             "projectId": project_id,
             **build,
             "steps": [dict(s) for s in steps_json],
-            "createTime": _ts(now),
+            "createTime": rfc3339(now),
             "timeout": build.get("timeout", "600s"),
             "queueTtl": build.get("queueTtl", "3600s"),
             "logsBucket": build.get(
@@ -397,7 +403,7 @@ class API:
             or options.get("defaultLogsBucketBehavior") == "REGIONAL_USER_OWNED_BUCKET"
         ):
             raise bad_request(SERVICE_ACCOUNT_LOGGING)
-        iam = self.emulator.apis["iam"]
+        iam = self.iam
         account = match.group(2)
         with self.emulator.lock:
             email = next(
@@ -449,7 +455,7 @@ class API:
                 "invalid build: the emulator's Cloud Build supports only source.storageSource"
             )
         bucket, obj = storage_source.get("bucket", ""), storage_source.get("object", "")
-        storage = self.emulator.apis["storage"]
+        storage = self.storage
         if not bucket or not obj:
             raise bad_request("invalid build: storageSource needs a bucket and an object")
         if not storage.bucket_exists(bucket):
@@ -532,10 +538,10 @@ class API:
 
     def _may_read_source(self, record: _Record) -> bool:
         bucket = record.build["source"]["storageSource"]["bucket"]
-        storage = self.emulator.apis["storage"]
+        storage = self.storage
         with self.emulator.lock:
             policy = storage.policy_of(bucket)
-        return holds(self.emulator, f"serviceAccount:{record.account}", READ_OBJECT, policy)
+        return holds(self.resourcemanager, f"serviceAccount:{record.account}", READ_OBJECT, policy)
 
     def _docker_build(self, step: _Step, source: bytes | None) -> Image:
         if source is None:
@@ -567,20 +573,20 @@ class API:
                 raise ApiError(499, "Build was cancelled.", status="CANCELLED")
             outcome = record.outcome or _Outcome(failure=("USER_BUILD_STEP", "no result", None))
             started = record.created + record.queue_s
-            build["startTime"] = _ts(started)
+            build["startTime"] = rfc3339(started)
             build["timing"] = {
                 "FETCHSOURCE": {
-                    "startTime": _ts(started),
-                    "endTime": _ts(started + outcome.fetch_s),
+                    "startTime": rfc3339(started),
+                    "endTime": rfc3339(started + outcome.fetch_s),
                 },
-                "BUILD": {"startTime": _ts(started + outcome.fetch_s), "endTime": _ts(now)},
+                "BUILD": {"startTime": rfc3339(started + outcome.fetch_s), "endTime": rfc3339(now)},
             }
             failure = outcome.failure
             if failure is None:
                 failure = self._push(record, outcome, now)
             for index, step in enumerate(build["steps"]):
                 step["status"] = _step_status(index, failure)
-            build["finishTime"] = _ts(now)
+            build["finishTime"] = rfc3339(now)
             record.final = True
             if failure is not None:
                 kind, detail, step_index = failure
@@ -603,7 +609,7 @@ class API:
     def _push(
         self, record: _Record, outcome: _Outcome, now: float
     ) -> tuple[str, str, int | None] | None:
-        registry = self.emulator.apis["artifactregistry"]
+        registry = self.registry
         results: list[dict[str, Any]] = []
         wanted = [(index, image) for index, image in outcome.pushes]
         wanted += [(None, image) for image in record.build.get("images", [])]
@@ -625,7 +631,7 @@ class API:
                     "Registry (LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE)"
                 )
             elif ref.project == self.emulator.project and not holds(
-                self.emulator,
+                self.resourcemanager,
                 f"serviceAccount:{record.account}",
                 UPLOAD_ARTIFACTS,
                 registry.policy_of(ref.repository_name),
@@ -646,7 +652,7 @@ class API:
                     {
                         "name": image_name,
                         "digest": image.digest,
-                        "pushTiming": {"startTime": _ts(now), "endTime": _ts(now)},
+                        "pushTiming": {"startTime": rfc3339(now), "endTime": rfc3339(now)},
                     }
                 )
         record.build["results"] = {
@@ -655,7 +661,10 @@ class API:
         }
         if results:
             record.build["results"]["images"] = results
-        record.build.setdefault("timing", {})["PUSH"] = {"startTime": _ts(now), "endTime": _ts(now)}
+        record.build.setdefault("timing", {})["PUSH"] = {
+            "startTime": rfc3339(now),
+            "endTime": rfc3339(now),
+        }
         return None
 
     # ------------------------------------------------------------ reading
@@ -669,14 +678,14 @@ class API:
             record.final = True
             record.build["status"] = "INTERNAL_ERROR"
             record.build["statusDetail"] = op.error[2]
-            record.build["finishTime"] = _ts(op.finished or time.time())
+            record.build["finishTime"] = rfc3339(op.finished or time.time())
             return dict(record.build)
         now = time.time()
         if now - record.created < record.queue_s:
             build["status"] = "QUEUED"
         else:
             build["status"] = "WORKING"
-            build["startTime"] = _ts(record.created + record.queue_s)
+            build["startTime"] = rfc3339(record.created + record.queue_s)
         build["steps"] = [{**s, "status": "QUEUED"} for s in build["steps"]]
         return build
 
@@ -707,13 +716,7 @@ class API:
         builds = [b for b in builds if all(_matches(b, k, v) for k, v in terms)]
         size = int(request.args.get("pageSize") or 50)
         offset = int(request.args.get("pageToken") or 0)
-        out: dict[str, Any] = {}
-        page = builds[offset : offset + size]
-        if page:
-            out["builds"] = page
-        if offset + size < len(builds):
-            out["nextPageToken"] = str(offset + size)
-        return out
+        return offset_page(builds, offset, size, "builds")
 
     def _cancel(self, project: str, location: str, build_id: str) -> dict:
         self._enter(project)
@@ -726,9 +729,9 @@ class API:
             record.cancelled = True
             record.final = True
             record.build["status"] = "CANCELLED"
-            record.build["finishTime"] = _ts(now)
+            record.build["finishTime"] = rfc3339(now)
             if now - record.created >= record.queue_s:
-                record.build["startTime"] = _ts(record.created + record.queue_s)
+                record.build["startTime"] = rfc3339(record.created + record.queue_s)
             for step in record.build["steps"]:
                 step["status"] = "CANCELLED"
             op = self.emulator.operations.get(record.op_name)

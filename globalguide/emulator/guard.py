@@ -16,7 +16,7 @@ from __future__ import annotations
 from werkzeug.wrappers import Request, Response
 
 from globalguide.emulator import session
-from globalguide.emulator.routing import json_response
+from globalguide.emulator.core.routing import json_response
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 UPLOAD_PREFIX = "/upload/"

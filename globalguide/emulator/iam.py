@@ -17,12 +17,14 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
-from globalguide.emulator.routing import ApiError, Route, bad_request, read_json
-from globalguide.emulator.serviceusage import project_number
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, read_json
+
+if TYPE_CHECKING:
+    from globalguide.emulator.resourcemanager import API as ResourceManagerAPI
 
 _ACCOUNT_ID = re.compile(r"[a-z](?:[-a-z0-9]{4,28}[a-z0-9])\Z")
 SERVICE = "iam.googleapis.com"
@@ -44,6 +46,8 @@ def act_as_denied(email: str) -> ApiError:
 
 class API:
     name = "iam"
+    # The APIs it calls, handed over by the server.
+    resourcemanager: ResourceManagerAPI
 
     def __init__(self, emulator: Any) -> None:
         self.emulator = emulator
@@ -93,8 +97,7 @@ class API:
 
     # ------------------------------------------------------------ handlers
     def _enter(self, project: str) -> None:
-        self.emulator.check_project(project)
-        self.emulator.require_enabled(SERVICE)
+        self.emulator.enter(project, SERVICE)
 
     def _find(self, project: str, account: str, *, propagated: bool = False) -> dict[str, Any]:
         for email, found in self._accounts.items():
@@ -168,11 +171,5 @@ class API:
             found = self._find(project, account)
             del self._accounts[found["email"]]
             self._visible_at.pop(found["email"], None)
-            policy = self.emulator.apis.get("resourcemanager")
-            if policy is not None:
-                policy.account_deleted(found["email"], found["uniqueId"])
+            self.resourcemanager.account_deleted(found["email"], found["uniqueId"])
         return {}
-
-
-def default_compute_account(project: str) -> str:
-    return f"{project_number(project)}-compute@developer.gserviceaccount.com"

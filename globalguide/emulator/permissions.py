@@ -16,9 +16,14 @@ import base64
 import copy
 import hashlib
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from globalguide.emulator.routing import ApiError, bad_request
+from globalguide.emulator.core.routing import ApiError, bad_request
+
+if TYPE_CHECKING:
+    from globalguide.emulator.iam import API as IamAPI
+    from globalguide.emulator.resourcemanager import API as ResourceManagerAPI
 
 READ_OBJECT = "storage.objects.get"
 UPLOAD_ARTIFACTS = "artifactregistry.repositories.uploadArtifacts"
@@ -60,9 +65,11 @@ _MEMBER = re.compile(
 _ROLE = re.compile(r"(roles/[A-Za-z0-9_.]+|(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+)\Z")
 
 
-def holds(emulator: Any, member: str, permission: str, resource: ResourcePolicy | None) -> bool:
+def holds(
+    project: ResourceManagerAPI, member: str, permission: str, resource: ResourcePolicy | None
+) -> bool:
     """Whether ``member`` holds ``permission`` on the project or on ``resource``."""
-    roles = set(emulator.apis["resourcemanager"].roles_of(member))
+    roles = set(project.roles_of(member))
     if resource is not None:
         roles |= resource.roles_of(member)
     return any(r in BROAD_ROLES or permission in ROLE_PERMISSIONS.get(r, ()) for r in roles)
@@ -113,10 +120,9 @@ class ResourcePolicy:
         self._revision += 1
 
 
-def account_exists(emulator: Any) -> Any:
+def account_exists(project: str, iam: IamAPI) -> Callable[[str], bool]:
     """A check for policy members: an account of this project must exist."""
-    own = f"@{emulator.project}.iam.gserviceaccount.com"
-    iam = emulator.apis["iam"]
+    own = f"@{project}.iam.gserviceaccount.com"
     return lambda email: not email.endswith(own) or iam.exists(email)
 
 

@@ -16,13 +16,16 @@ import base64
 import copy
 import hashlib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
+from globalguide.emulator.core.project import project_number
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, read_json
 from globalguide.emulator.iam_roles import PREDEFINED_ROLES
-from globalguide.emulator.routing import ApiError, Route, bad_request, read_json
-from globalguide.emulator.serviceusage import project_number
+
+if TYPE_CHECKING:
+    from globalguide.emulator.iam import API as IamAPI
 
 SERVICE = "cloudresourcemanager.googleapis.com"
 CONCURRENT = (
@@ -43,6 +46,8 @@ _OWN_ACCOUNT = re.compile(r"serviceAccount:([^@]+)@([^.]+)\.iam\.gserviceaccount
 
 class API:
     name = "resourcemanager"
+    # The APIs it calls, handed over by the server.
+    iam: IamAPI
 
     def __init__(self, emulator: Any) -> None:
         self.emulator = emulator
@@ -135,8 +140,7 @@ class API:
         return out
 
     def get_iam_policy(self, request: Request, project: str) -> dict[str, Any]:
-        self.emulator.check_project(project)
-        self.emulator.require_enabled(SERVICE)
+        self.emulator.enter(project, SERVICE)
         body = read_json(request)
         options = body.get("options") or {}
         requested = options.get("requestedPolicyVersion", 1) if isinstance(options, dict) else 1
@@ -146,8 +150,7 @@ class API:
             return self._render(requested or 1)
 
     def set_iam_policy(self, request: Request, project: str) -> dict[str, Any]:
-        self.emulator.check_project(project)
-        self.emulator.require_enabled(SERVICE)
+        self.emulator.enter(project, SERVICE)
         body = read_json(request)
         policy = body.get("policy")
         if not isinstance(policy, dict):
@@ -200,14 +203,14 @@ class API:
         members = binding.get("members") or []
         if not isinstance(members, list) or not members:
             raise bad_request(f"The binding for {role} has no members.")
-        iam = self.emulator.apis.get("iam")
+        iam = self.iam
         for member in members:
             if member in ("allUsers", "allAuthenticatedUsers"):
                 raise bad_request("Request contains an invalid argument.")
             if not isinstance(member, str) or not _MEMBER.fullmatch(member):
                 raise bad_request(f"Invalid member {member!r} in the binding for {role}.")
             own = _OWN_ACCOUNT.fullmatch(member)
-            if own and own.group(2) == self.emulator.project and iam is not None:
+            if own and own.group(2) == self.emulator.project:
                 email = member.split(":", 1)[1]
                 if not iam.visible(email):
                     raise bad_request(f"Service account {email} does not exist.")

@@ -22,16 +22,22 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
 from globalguide.emulator.artifactregistry import check_labels
+from globalguide.emulator.core.operations import peek_operation_fault
+from globalguide.emulator.core.paging import offset_page
+from globalguide.emulator.core.project import project_number
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, read_json
+from globalguide.emulator.core.schema import canonical, validate_body
+from globalguide.emulator.core.timestamps import rfc3339
 from globalguide.emulator.iam import act_as_denied
-from globalguide.emulator.operations import peek_operation_fault
-from globalguide.emulator.routing import ApiError, Route, bad_request, read_json
-from globalguide.emulator.schema import canonical, validate_body
-from globalguide.emulator.serviceusage import project_number
+
+if TYPE_CHECKING:
+    from globalguide.emulator.artifactregistry import API as ArtifactRegistryAPI
+    from globalguide.emulator.iam import API as IamAPI
 
 SERVICE = "run.googleapis.com"
 RESERVED_NAMESPACES = (
@@ -152,11 +158,6 @@ class Violation(ApiError):
             }
         ]
         return out
-
-
-def _ts(value: float | None = None) -> str:
-    value = time.time() if value is None else value
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(value)) + f".{int(value % 1 * 1e6):06d}Z"
 
 
 def _seconds(duration: Any, where: str) -> float:
@@ -468,7 +469,7 @@ class _State:
 
 def _set_conditions(service: dict[str, Any], condition_state: str) -> None:
     """Ready and its two parts (routes, configurations) all in ``condition_state``."""
-    now = _ts()
+    now = rfc3339()
     service["terminalCondition"] = {
         "type": "Ready",
         "state": condition_state,
@@ -484,6 +485,9 @@ class API:
     """Cloud Run Admin API v2 services for the emulator's one project."""
 
     name = "run"
+    # The APIs it calls, handed over by the server.
+    iam: IamAPI
+    registry: ArtifactRegistryAPI
 
     def __init__(self, emulator: Any) -> None:
         self.emulator = emulator
@@ -544,9 +548,7 @@ class API:
     def _enter(self, project: str, location: str) -> None:
         from globalguide import geo
 
-        if project != project_number(self.emulator.project):
-            self.emulator.check_project(project)
-        self.emulator.require_enabled(SERVICE)
+        self.emulator.enter(project, SERVICE, by_number=True)
         if location not in geo.REGIONS:
             raise bad_request(f"Location '{location}' is not a valid Cloud Run region.")
 
@@ -558,9 +560,9 @@ class API:
         email = (service.get("template") or {}).get("serviceAccount")
         if not email or not isinstance(email, str):
             return
-        iam = self.emulator.apis.get("iam")
+        iam = self.iam
         own = email.endswith(f"@{self.emulator.project}.iam.gserviceaccount.com")
-        if own and iam is not None and not iam.visible(email):
+        if own and not iam.visible(email):
             raise act_as_denied(email)
 
     def _check_revision_name(
@@ -656,7 +658,7 @@ class API:
         number = project_number(self.emulator.project)
         desired = with_defaults(_settable(body), number)
         validate_only = request.args.get("validateOnly", "").lower() == "true"
-        now = _ts()
+        now = rfc3339()
         output: dict[str, Any] = {
             "name": name,
             "uid": str(uuid.uuid4()),
@@ -753,7 +755,7 @@ class API:
                     output.pop(key, None)
                 output.update(copy.deepcopy(desired))
                 output["generation"] = str(generation)
-                output["updateTime"] = _ts()
+                output["updateTime"] = rfc3339()
                 output["lastModifier"] = CREATOR
                 state.desired = desired
             revision = None
@@ -799,7 +801,7 @@ class API:
                 if current is None or current.deleting != op_name:
                     raise self._not_found(name)
                 del self._services[name]
-            return {"@type": _TYPE, **snapshot, "deleteTime": _ts()}
+            return {"@type": _TYPE, **snapshot, "deleteTime": rfc3339()}
 
         with self.emulator.lock:
             state.deleting = op_name
@@ -859,7 +861,7 @@ class API:
             for container in template["containers"]:
                 if container.get("ports"):
                     rollout.image_uri = container["image"]
-            digest = self.emulator.apis["artifactregistry"].resolve(rollout.image_uri)
+            digest = self.registry.resolve(rollout.image_uri)
             image = self.emulator.images.get(digest) if digest else None
             rollout.image_missing = image is None
             if image is not None and not peek_operation_fault():
@@ -959,7 +961,7 @@ class API:
         raise ApiError(400, message, status="FAILED_PRECONDITION")
 
     def _mark_failed(self, state: _State, message: str, reason: str) -> None:
-        now = _ts()
+        now = rfc3339()
         state.last_failure = message
         state.output["reconciling"] = False
         state.output["observedGeneration"] = state.output["generation"]
@@ -1138,10 +1140,4 @@ def _page(request: Request, items: list[dict], key: str) -> dict:
     except ValueError as exc:
         raise bad_request("Invalid page size or page token.") from exc
     size = size if size > 0 else 100
-    out: dict[str, Any] = {}
-    page = items[offset : offset + size]
-    if page:
-        out[key] = page
-    if offset + size < len(items):
-        out["nextPageToken"] = str(offset + size)
-    return out
+    return offset_page(items, offset, size, key)

@@ -1,14 +1,14 @@
 """The emulator's HTTP front: one base URL for every API, routed by path.
 
-Each API lives in its own module with a class that takes the :class:`Emulator` and
-offers ``routes()``, ``snapshot()`` and ``reset()``. This module matches the request
-against every route, records the call, injects faults into mutating calls, renders
-``ApiError`` in the API's own shape, and serves the test controls under ``/_emulator``.
+Each API is a package whose ``api.API`` takes the :class:`Emulator`, is handed the other
+APIs it calls as typed attributes, and offers ``routes()``, ``snapshot()`` and ``reset()``.
+This module matches the request against every route, records the call, injects faults
+into mutating calls, renders ``ApiError`` in the API's own shape, and serves the test
+controls under ``/_emulator``.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 import threading
@@ -20,34 +20,34 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from globalguide.emulator import guard, session
-from globalguide.emulator.images import ImageStore
-from globalguide.emulator.operations import (
+from globalguide.emulator import (
+    artifactregistry,
+    cloudbuild,
+    compute,
+    guard,
+    iam,
+    resourcemanager,
+    run,
+    serviceusage,
+    session,
+    storage,
+)
+from globalguide.emulator.core.operations import (
     FaultInjector,
     OperationStore,
     Timing,
     reset_operation_fault,
     set_operation_fault,
 )
-from globalguide.emulator.routing import ApiError, Route, json_response
+from globalguide.emulator.core.project import check_project
+from globalguide.emulator.core.routing import ApiError, Route, json_response
+from globalguide.emulator.images import ImageStore
 from globalguide.emulator.strict_http import handler_named
+from globalguide.emulator.vertex import api as vertex
 
 DEFAULT_PROJECT = "globalguide-local"
 # googleapis.com answers with "Server: ESF".
 ApiRequestHandler = handler_named("ESF")
-
-# API modules, in the order their routes are tried. Each defines ``API`` (a class).
-API_MODULES = (
-    "serviceusage",
-    "storage",
-    "artifactregistry",
-    "cloudbuild",
-    "run",
-    "compute",
-    "vertex_api",
-    "iam",
-    "resourcemanager",
-)
 
 
 @dataclass
@@ -127,11 +127,42 @@ class Emulator:
         self._log_lock = threading.Lock()
         self.images = ImageStore(self.config.state_dir / "images")
         self.dataplane = self._make_dataplane()
-        self.apis: dict[str, Any] = {}
-        for module_name in API_MODULES:
-            module = importlib.import_module(f"globalguide.emulator.{module_name}")
-            self.apis[module_name] = module.API(self)
+        self.serviceusage = serviceusage.API(self)
+        self.storage = storage.API(self)
+        self.artifactregistry = artifactregistry.API(self)
+        self.cloudbuild = cloudbuild.API(self)
+        self.run = run.API(self)
+        self.compute = compute.API(self)
+        self.vertex = vertex.API(self)
+        self.iam = iam.API(self)
+        self.resourcemanager = resourcemanager.API(self)
+        self._wire()
+        # In the order their routes are tried; the names key the state snapshot.
+        self.apis: dict[str, Any] = {
+            "serviceusage": self.serviceusage,
+            "storage": self.storage,
+            "artifactregistry": self.artifactregistry,
+            "cloudbuild": self.cloudbuild,
+            "run": self.run,
+            "compute": self.compute,
+            "vertex_api": self.vertex,
+            "iam": self.iam,
+            "resourcemanager": self.resourcemanager,
+        }
         self._routes = [_CompiledRoute(r) for api in self.apis.values() for r in api.routes()]
+
+    def _wire(self) -> None:
+        """Hand each API the others it calls."""
+        self.storage.iam = self.iam
+        self.artifactregistry.iam = self.iam
+        self.cloudbuild.iam = self.iam
+        self.cloudbuild.storage = self.storage
+        self.cloudbuild.registry = self.artifactregistry
+        self.cloudbuild.resourcemanager = self.resourcemanager
+        self.run.iam = self.iam
+        self.run.registry = self.artifactregistry
+        self.iam.resourcemanager = self.resourcemanager
+        self.resourcemanager.iam = self.iam
 
     def _make_dataplane(self) -> Any:
         from globalguide.emulator.dataplane import DataPlane
@@ -142,24 +173,22 @@ class Emulator:
     def project(self) -> str:
         return self.config.project
 
-    def check_project(self, project: str, *, style: str = "google") -> None:
+    def check_project(
+        self, project: str, *, style: str = "google", by_number: bool = False
+    ) -> None:
         """The emulator holds one project; others do not exist for the caller."""
-        if project == self.config.project:
-            return
-        if style == "compute":
-            raise ApiError(
-                404, f"The resource 'projects/{project}' was not found", reason="notFound"
-            )
-        raise ApiError(
-            403,
-            f"Permission denied on resource project {project}.",
-            reason="forbidden",
-            status="PERMISSION_DENIED",
-        )
+        check_project(self.config.project, project, style=style, by_number=by_number)
 
     def require_enabled(self, service: str, *, style: str = "google") -> None:
         """403 SERVICE_DISABLED, as the cloud answers, when ``service`` is not enabled."""
-        self.apis["serviceusage"].require_enabled(service, style=style)
+        self.serviceusage.require_enabled(service, style=style)
+
+    def enter(
+        self, project: str, service: str, *, style: str = "google", by_number: bool = False
+    ) -> None:
+        """Every API's entry check: the project exists for the caller and ``service`` is on."""
+        self.check_project(project, style=style, by_number=by_number)
+        self.require_enabled(service, style=style)
 
     # ------------------------------------------------------------------ WSGI
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -251,12 +280,10 @@ class Emulator:
             return json_response(self.dataplane.edges())
         if name == "drill":
             return self._drill(request)
-        handler = getattr(self.apis.get("vertex_api"), "control", None)
-        if name.startswith("vertex/") and handler is not None:
-            return handler(request, name[len("vertex/") :])
-        storage_control = getattr(self.apis.get("storage"), "control", None)
-        if name.startswith("storage/") and storage_control is not None:
-            return storage_control(request, name[len("storage/") :])
+        if name.startswith("vertex/"):
+            return self.vertex.control(request, name[len("vertex/") :])
+        if name.startswith("storage/"):
+            return self.storage.control(request, name[len("storage/") :])
         return json_response({"error": {"code": 404, "message": "Not Found"}}, 404)
 
     def _drill(self, request: Request) -> Response:

@@ -14,14 +14,15 @@ API recently, wait a few minutes for the action to propagate to our systems and 
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from typing import Any
 
 from werkzeug.wrappers import Request
 
-from globalguide.emulator.routing import ApiError, Route, bad_request, read_json
+from globalguide.emulator.core.paging import offset_page
+from globalguide.emulator.core.project import project_number
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, read_json
 
 ENABLED_BY_DEFAULT = (
     "analyticshub.googleapis.com",
@@ -106,12 +107,6 @@ DEFAULT_PAGE_SIZE = 50
 NOOP_OPERATION = "operations/noop.DONE_OPERATION"
 _OPERATION_METADATA = {"@type": "type.googleapis.com/google.api.serviceusage.v1.OperationMetadata"}
 _TYPE = "type.googleapis.com/google.api.serviceusage.v1."
-
-
-def project_number(project_id: str) -> str:
-    """A stable 12-digit project number for ``project_id`` (real projects have one too)."""
-    digest = int(hashlib.sha256(project_id.encode()).hexdigest(), 16)
-    return str(100_000_000_000 + digest % 900_000_000_000)
 
 
 def activation_url(service: str, project: str) -> str:
@@ -281,9 +276,7 @@ class API:
 
     # ------------------------------------------------------------ handlers
     def _project(self, project: str) -> None:
-        if project == self.number:
-            return
-        self.emulator.check_project(project)
+        self.emulator.check_project(project, by_number=True)
 
     def _service(self, service: str, state: str | None = None, *, full: bool = False) -> dict:
         state = state or ("ENABLED" if service in self._enabled else "DISABLED")
@@ -331,11 +324,7 @@ class API:
                 for s in sorted(SERVICE_TITLES)
                 if ("ENABLED" if s in self._enabled else "DISABLED") in states[flt]
             ]
-        page = items[offset : offset + size]
-        out: dict[str, Any] = {"services": page}
-        if offset + size < len(items):
-            out["nextPageToken"] = str(offset + size)
-        return out
+        return offset_page(items, offset, size, "services", always=True)
 
     def batch_get(self, request: Request, project: str) -> dict:
         self._project(project)

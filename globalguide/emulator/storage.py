@@ -21,15 +21,19 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 import google_crc32c
 from werkzeug.wrappers import Request, Response
 
+from globalguide.emulator.core.project import project_number
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, json_response, read_json
+from globalguide.emulator.core.timestamps import rfc3339
 from globalguide.emulator.permissions import ResourcePolicy, account_exists
-from globalguide.emulator.routing import ApiError, Route, bad_request, json_response, read_json
-from globalguide.emulator.serviceusage import project_number
+
+if TYPE_CHECKING:
+    from globalguide.emulator.iam import API as IamAPI
 
 MAX_OBJECT_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_RESULTS = 1000
@@ -50,11 +54,6 @@ NAME_NOT_AVAILABLE = (
 
 def _err(code: int, message: str, reason: str) -> ApiError:
     return ApiError(code, message, reason=reason)
-
-
-def _now() -> str:
-    ts = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e6):06d}Z"
 
 
 def bucket_name_error(name: str) -> ApiError | None:
@@ -96,6 +95,8 @@ class API:
     """The Cloud Storage JSON API for the emulator's one project."""
 
     name = "storage"
+    # The APIs it calls, handed over by the server.
+    iam: IamAPI
 
     def __init__(self, emulator: Any) -> None:
         self.emulator = emulator
@@ -201,8 +202,7 @@ class API:
         project = request.args.get("project", "")
         if not project:
             raise _err(400, "Required parameter: project", "required")
-        if project != project_number(self.emulator.project):
-            self.emulator.check_project(project, style="storage")
+        self.emulator.check_project(project, style="storage", by_number=True)
         return project
 
     def _bucket(self, bucket: str) -> dict[str, Any]:
@@ -239,7 +239,7 @@ class API:
         else:
             raise _err(400, "The specified location constraint is not valid.", "invalid")
         number = project_number(self.emulator.project)
-        now = _now()
+        now = rfc3339()
         resource = {
             "kind": "storage#bucket",
             "selfLink": f"{self._base(request)}/storage/v1/b/{name}",
@@ -286,7 +286,7 @@ class API:
             _check_bucket_preconditions(request, resource)
             _apply_bucket_fields(resource, body)
             resource["metageneration"] = str(int(resource["metageneration"]) + 1)
-            resource["updated"] = _now()
+            resource["updated"] = rfc3339()
             resource["etag"] = base64.b64encode(resource["metageneration"].encode()).decode()
             return dict(resource)
 
@@ -336,7 +336,7 @@ class API:
         with self.emulator.lock:
             self._bucket(bucket)
             self._policies[bucket].replace(
-                body, stale=stale, account_exists=account_exists(self.emulator)
+                body, stale=stale, account_exists=account_exists(self.emulator.project, self.iam)
             )
             return self._render_policy(bucket)
 
@@ -557,7 +557,7 @@ class API:
             existing = self._objects[bucket].get(name)
             _check_generation(args, existing)
             generation = str(self._next_generation())
-            now = _now()
+            now = rfc3339()
             quoted = quote(name, safe="")
             meta = {
                 "kind": "storage#object",

@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 
-from globalguide.emulator.vertex import FakeGemini, FakeGeminiServer, serve
+from globalguide.emulator.vertex.gemini import FakeGemini
+from globalguide.emulator.vertex.standalone import FakeGeminiServer, serve
 from tests.service.conftest import service_env
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from globalguide.emulator.vertex import GEMS
+from globalguide.emulator.vertex.gemini import GEMS
 from tests.browser.conftest import REGION
 
 pytestmark = pytest.mark.timeout(120)

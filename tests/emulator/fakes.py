@@ -103,7 +103,7 @@ class FakeDataPlane:
 def running_emulator(state_dir: Path, **config: Any) -> Iterator[tuple[Emulator, CloudClients]]:
     """An emulator of its own (another profile, faults...), with the deployment APIs on."""
     emulator = Emulator(EmulatorConfig(state_dir=state_dir, **config))
-    emulator.apis["serviceusage"].set_enabled(list(APIS))
+    emulator.serviceusage.set_enabled(list(APIS))
     server = EmulatorServer(emulator).start()
     try:
         yield emulator, CloudClients(emulator.project, endpoint=server.endpoint)

@@ -106,7 +106,7 @@ def test_the_attack_is_refused_and_runs_nothing(emu, endpoint, project, image, t
     _no_framework_named(response)
     time.sleep(1.0)  # the control case writes its marker well within this
     assert not marker.exists()
-    assert emu.apis["run"].snapshot().get("services", {}) in ({}, [])
+    assert emu.run.snapshot().get("services", {}) in ({}, [])
     assert not [e for e in requests_log_of(emu) if e["api"] == "run"]
 
 

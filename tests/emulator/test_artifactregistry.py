@@ -103,7 +103,7 @@ def test_missing_repository_is_not_found(enabled, project):
 def test_recorded_images_are_listed_and_resolved(enabled, emu, project):
     _create(enabled, project)
     repo = f"{_parent(project)}/repositories/images"
-    registry = emu.apis["artifactregistry"]
+    registry = emu.artifactregistry
     assert registry.record_image(repo, "local-guide", "v1", DIGEST_A, 1234)
     assert registry.record_image(repo, "local-guide", "latest", DIGEST_A)
     assert registry.record_image(repo, "local-guide", "v2", DIGEST_B, 99)
@@ -148,7 +148,7 @@ def test_recorded_images_are_listed_and_resolved(enabled, emu, project):
 def test_images_can_be_deleted_by_tag_version_and_package(enabled, emu, project):
     _create(enabled, project)
     repo = f"{_parent(project)}/repositories/images"
-    registry = emu.apis["artifactregistry"]
+    registry = emu.artifactregistry
     registry.record_image(repo, "app", "v1", DIGEST_A)
     registry.record_image(repo, "app", "v2", DIGEST_B)
     package = f"{repo}/packages/app"
@@ -169,13 +169,13 @@ def test_images_can_be_deleted_by_tag_version_and_package(enabled, emu, project)
     enabled.artifact_registry.delete_package(name=package).result(timeout=10)
     with pytest.raises(gexc.NotFound):
         enabled.artifact_registry.get_package(name=package)
-    assert emu.apis["artifactregistry"].resource_count() == 1
+    assert emu.artifactregistry.resource_count() == 1
 
 
 def test_package_names_with_slashes(enabled, emu, project):
     _create(enabled, project)
     repo = f"{_parent(project)}/repositories/images"
-    emu.apis["artifactregistry"].record_image(repo, "team/app", "v1", DIGEST_A)
+    emu.artifactregistry.record_image(repo, "team/app", "v1", DIGEST_A)
     package = f"{repo}/packages/team%2Fapp"
     assert enabled.artifact_registry.get_package(name=package).name == package
     assert enabled.artifact_registry.get_tag(name=f"{package}/tags/v1").name.endswith("/tags/v1")
@@ -188,14 +188,13 @@ def test_package_names_with_slashes(enabled, emu, project):
 def test_deleting_a_repository_deletes_its_images(enabled, emu, project):
     _create(enabled, project)
     repo = f"{_parent(project)}/repositories/images"
-    emu.apis["artifactregistry"].record_image(repo, "app", "v1", DIGEST_A)
-    assert emu.apis["artifactregistry"].resource_count() == 2
+    emu.artifactregistry.record_image(repo, "app", "v1", DIGEST_A)
+    assert emu.artifactregistry.resource_count() == 2
     enabled.artifact_registry.delete_repository(name=repo).result(timeout=10)
     assert (
-        emu.apis["artifactregistry"].resolve(f"us-central1-docker.pkg.dev/{project}/images/app:v1")
-        is None
+        emu.artifactregistry.resolve(f"us-central1-docker.pkg.dev/{project}/images/app:v1") is None
     )
-    assert emu.apis["artifactregistry"].resource_count() == 0
+    assert emu.artifactregistry.resource_count() == 0
     _create(enabled, project)
     assert list(enabled.artifact_registry.list_docker_images(parent=repo)) == []
 
@@ -203,11 +202,8 @@ def test_deleting_a_repository_deletes_its_images(enabled, emu, project):
 def test_non_docker_repositories_do_not_resolve(enabled, emu, project):
     _create(enabled, project, repo_id="pypi", format_=ar.Repository.Format.PYTHON)
     repo = f"{_parent(project)}/repositories/pypi"
-    emu.apis["artifactregistry"].record_image(repo, "app", "v1", DIGEST_A)
-    assert (
-        emu.apis["artifactregistry"].resolve(f"us-central1-docker.pkg.dev/{project}/pypi/app:v1")
-        is None
-    )
+    emu.artifactregistry.record_image(repo, "app", "v1", DIGEST_A)
+    assert emu.artifactregistry.resolve(f"us-central1-docker.pkg.dev/{project}/pypi/app:v1") is None
 
 
 def test_image_uris_are_parsed():
@@ -262,7 +258,7 @@ def test_faults_fail_repository_creation(tmp_path):
                     repository=ar.Repository(format_=DOCKER),
                     retry=None,
                 ).result(timeout=10)
-        assert emu.apis["artifactregistry"].resource_count() == 0
+        assert emu.artifactregistry.resource_count() == 0
         kinds = {f["kind"] for f in emu.faults.injected}
         assert kinds <= {"429", "503", "operation"}
 

@@ -63,7 +63,7 @@ def test_the_service_directory_builds_into_a_runnable_image(enabled, emu, projec
     assert [i.name for i in build.results.images] == [image_uri]
     digest = build.results.images[0].digest
     assert digest.startswith("sha256:")
-    assert emu.apis["artifactregistry"].resolve(image_uri) == digest
+    assert emu.artifactregistry.resolve(image_uri) == digest
 
     image = emu.images.get(digest)
     assert image.cmd == ["python", "-m", "service"]
@@ -186,7 +186,7 @@ def test_regional_build_with_a_push_step_and_a_subdirectory_context(enabled, emu
         result.name
         == f"projects/{result.name.split('/')[1]}/locations/us-central1/builds/{result.id}"
     )
-    digest = emu.apis["artifactregistry"].resolve(uri)
+    digest = emu.artifactregistry.resolve(uri)
     assert (emu.images.get(digest).root / "main.py").read_text() == "print('hi')\n"
     fetched = enabled.cloud_build.get_build(
         request=cb.GetBuildRequest(name=f"{parent}/builds/{result.id}")
@@ -268,7 +268,7 @@ def test_a_running_build_can_be_cancelled(tmp_path):
         assert clients.cloud_build.get_build(project_id=project, id=build_id).status == (
             Status.CANCELLED
         )
-        assert emu.apis["artifactregistry"].resolve(_image(project)) is None
+        assert emu.artifactregistry.resolve(_image(project)) is None
 
 
 def test_faults_fail_builds(tmp_path):

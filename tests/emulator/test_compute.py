@@ -186,8 +186,8 @@ def test_full_chain_reads_back_as_the_real_api_shows_it(enabled, emu):
     assert rule.load_balancing_scheme == "EXTERNAL_MANAGED"
     assert rule.creation_timestamp and rule.label_fingerprint
 
-    assert emu.apis["compute"].get("forwardingRules", "global/forwardingRules/fr")["name"] == "fr"
-    assert emu.apis["compute"].address_of(rule.self_link)["name"] == "ip"
+    assert emu.compute.get("forwardingRules", "global/forwardingRules/fr")["name"] == "fr"
+    assert emu.compute.address_of(rule.self_link)["name"] == "ip"
 
 
 def test_wrong_delete_order_fails_and_right_order_succeeds(enabled, emu):
@@ -227,7 +227,7 @@ def test_wrong_delete_order_fails_and_right_order_succeeds(enabled, emu):
     for r in REGIONS:
         c.region_negs.delete(project=P, region=r, network_endpoint_group="neg").result(timeout=30)
     delete(c.global_addresses, address="ip")
-    assert emu.apis["compute"].resource_count() == 0
+    assert emu.compute.resource_count() == 0
 
 
 def test_compute_disabled_answers_403(clients):

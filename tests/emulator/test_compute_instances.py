@@ -74,7 +74,7 @@ def test_insert_get_list_aggregated_delete(enabled, emu):
     c.instances.delete(project=P, zone=ZONE, instance="probe").result(timeout=30)
     with pytest.raises(gexc.NotFound):
         c.instances.get(project=P, zone=ZONE, instance="probe")
-    assert emu.apis["compute"].append_serial_output(got.self_link, "late") is False
+    assert emu.compute.append_serial_output(got.self_link, "late") is False
 
 
 def test_zone_must_exist(enabled):
@@ -137,7 +137,7 @@ def test_set_labels(enabled):
 def test_serial_port_output_start_and_next(enabled, emu):
     create(enabled).result(timeout=30)
     link = f"{LINK}/zones/{ZONE}/instances/probe"
-    compute = emu.apis["compute"]
+    compute = emu.compute
     assert compute.append_serial_output(link, "boot\n")
     first = serial(enabled)
     assert (first.contents, first.start, first.next_) == ("boot\n", 0, 5)
@@ -155,7 +155,7 @@ def test_serial_port_output_start_and_next(enabled, emu):
 def test_serial_port_keeps_the_last_mebibyte(enabled, emu):
     create(enabled).result(timeout=30)
     link = f"{LINK}/zones/{ZONE}/instances/probe"
-    emu.apis["compute"].append_serial_output(link, "a" * (1024 * 1024) + "tail")
+    emu.compute.append_serial_output(link, "a" * (1024 * 1024) + "tail")
     out = serial(enabled, start=0)
     assert out.start == 4  # the first 4 bytes were discarded; start moves up to the oldest kept
     assert out.contents.endswith("tail") and out.next_ == 1024 * 1024 + 4

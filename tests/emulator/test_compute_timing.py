@@ -11,7 +11,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import compute_v1
 
 from globalguide.cloud.clients import CloudClients
-from globalguide.emulator.operations import FaultInjector
+from globalguide.emulator.core.operations import FaultInjector
 from globalguide.emulator.server import Emulator, EmulatorConfig, EmulatorServer
 from globalguide.emulator.session import bearer
 from tests.emulator.test_compute import P, backend_service, serverless_neg
@@ -23,7 +23,7 @@ REGIONS = ("us-central1", "europe-west1", "asia-northeast1")
 
 def start(tmp_path, **config) -> EmulatorServer:
     server = EmulatorServer(Emulator(EmulatorConfig(state_dir=tmp_path, **config))).start()
-    server.emulator.apis["serviceusage"].set_enabled(["compute.googleapis.com"])
+    server.emulator.serviceusage.set_enabled(["compute.googleapis.com"])
     return server
 
 
@@ -159,7 +159,7 @@ def test_each_fault_kind_surfaces_as_the_right_exception(tmp_path):
             for i in range(len(kinds))
         ]
         assert seen == [EXPECTED[k] for k in kinds]
-        assert server.emulator.apis["compute"].resource_count() == 0
+        assert server.emulator.compute.resource_count() == 0
         server.emulator.faults.rate = 0.0
         # The names of failed inserts are free again.
         c.global_addresses.insert(
@@ -193,7 +193,7 @@ def test_failed_regional_and_zonal_operations_raise_from_result(tmp_path, scope)
 
         seen = [outcome(lambda i=i: call(i)) for i in range(first_operation_fault + 1)]
         assert seen == [EXPECTED[k] for k in kinds[: first_operation_fault + 1]]
-        assert server.emulator.apis["compute"].resource_count() == 0
+        assert server.emulator.compute.resource_count() == 0
     finally:
         server.stop()
 

@@ -117,7 +117,7 @@ def test_a_direct_request_to_a_service_gets_404_and_never_reaches_it(lb):
 
 def test_server_sent_events_stream_through_the_edge_chunk_by_chunk(lb):
     emu, c, *_ = lb
-    fake = emu.apis["vertex_api"].fake
+    fake = emu.vertex.fake
     fake.tokens_per_s = 40.0  # slow generation so the chunks are apart in time
     try:
         host, port = lb[5]["url"].removeprefix("http://").split(":")

@@ -219,13 +219,13 @@ def test_a_new_account_is_invisible_until_iam_has_propagated_it(tmp_path):
     from tests.emulator.fakes import running_emulator
 
     with running_emulator(tmp_path, profile="realistic", time_scale=0.05) as (emu, clients):
-        emu.apis["serviceusage"].set_enabled(IAM_APIS)
+        emu.serviceusage.set_enabled(IAM_APIS)
         project = emu.project
         made = clients.service_accounts.create(
             project, "fresh-run", display_name="", description=""
         )
         email = made["email"]
-        iam = emu.apis["iam"]
+        iam = emu.iam
         assert iam.exists(email) and not iam.visible(email)
         with pytest.raises(gexc.NotFound):
             clients.service_accounts.get(project, email)

@@ -36,14 +36,14 @@ def dataplane(emu, monkeypatch) -> FakeDataPlane:
 def _publish(clients, emu, project, tag="v1", marker="hello") -> str:
     """An emulator-built image recorded in Artifact Registry; returns its URI."""
     repo = f"projects/{project}/locations/{REGION}/repositories/images"
-    if emu.apis["artifactregistry"].repository(repo) is None:
+    if emu.artifactregistry.repository(repo) is None:
         clients.artifact_registry.create_repository(
             parent=f"projects/{project}/locations/{REGION}",
             repository_id="images",
             repository=ar.Repository(format_=ar.Repository.Format.DOCKER),
         ).result(timeout=30)
     image = emu.images.build(simple_context(marker))
-    emu.apis["artifactregistry"].record_image(repo, "app", tag, image.digest, image.size_bytes)
+    emu.artifactregistry.record_image(repo, "app", tag, image.digest, image.size_bytes)
     return f"{REGION}-docker.pkg.dev/{project}/images/app:{tag}"
 
 
@@ -108,7 +108,7 @@ def test_create_brings_a_revision_up_through_the_data_plane(enabled, emu, projec
     assert call["revision"] == revision.rsplit("/", 1)[1]
     assert call["env"] == {"SERVICE_REGION": REGION, "GEMINI_MODEL": "gemini-x"}
     assert call["ingress"] == "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
-    assert call["image"].digest == emu.apis["artifactregistry"].resolve(image)
+    assert call["image"].digest == emu.artifactregistry.resolve(image)
     assert call["template"]["containers"][0]["image"] == image
 
     fetched = enabled.run_services.get_service(name=name)
@@ -350,7 +350,7 @@ def test_updates(enabled, emu, project, dataplane):
     assert third.generation == 4
     assert re.search(r"/revisions/guide-00004-[a-z0-9]{3}$", third.latest_ready_revision)
     assert third.uri == dataplane.handles[1].uri
-    assert dataplane.started[1]["image"].digest == emu.apis["artifactregistry"].resolve(v2)
+    assert dataplane.started[1]["image"].digest == emu.artifactregistry.resolve(v2)
 
 
 def test_a_failed_new_revision_keeps_the_old_one_serving(enabled, emu, project, dataplane):
@@ -419,7 +419,7 @@ def test_delete_removes_the_service_and_its_processes(enabled, emu, project, dat
     assert dataplane.removed == [created.name]
     with pytest.raises(gexc.NotFound):
         enabled.run_services.get_service(name=created.name)
-    assert emu.apis["run"].resource_count() == 0
+    assert emu.run.resource_count() == 0
     with pytest.raises(gexc.NotFound):
         enabled.run_services.delete_service(name=created.name)
 
@@ -527,9 +527,9 @@ def test_faulted_operations_start_no_process(tmp_path):
         fake = FakeDataPlane()
         emu.dataplane = fake
         repo = f"projects/{emu.project}/locations/{REGION}/repositories/images"
-        emu.apis["artifactregistry"]._repos[repo] = {"name": repo, "format": "DOCKER"}
+        emu.artifactregistry._repos[repo] = {"name": repo, "format": "DOCKER"}
         image = emu.images.build(simple_context())
-        emu.apis["artifactregistry"].record_image(repo, "app", "v1", image.digest)
+        emu.artifactregistry.record_image(repo, "app", "v1", image.digest)
         uri = f"{REGION}-docker.pkg.dev/{emu.project}/images/app:v1"
         seen_operation_fault = False
         for attempt in range(3):
@@ -665,7 +665,7 @@ def test_an_account_iam_does_not_show_yet_is_refused_until_it_does(
         seen.append(email)
         return visible["now"]
 
-    monkeypatch.setattr(emu.apis["iam"], "visible", account_visible)
+    monkeypatch.setattr(emu.iam, "visible", account_visible)
     image = _publish(enabled, emu, project)
     service = _service(image, template={"service_account": _account(project)})
     with pytest.raises(gexc.Forbidden, match="iam.serviceaccounts.actAs"):

@@ -252,7 +252,7 @@ def _until(predicate, timeout: float = 10.0):
 
 def test_a_just_enabled_api_answers_service_disabled_for_a_while(tmp_path):
     with running_emulator(tmp_path, profile="realistic", time_scale=SCALE) as (emu, clients):
-        emu.apis["serviceusage"].set_enabled(["artifactregistry.googleapis.com"], False)
+        emu.serviceusage.set_enabled(["artifactregistry.googleapis.com"], False)
         project = emu.project
         op = clients.service_usage.batch_enable_services(
             service_usage_v1.BatchEnableServicesRequest(

@@ -10,7 +10,7 @@ import requests
 from google.api_core import exceptions as gexc
 
 from globalguide.emulator import storage as storage_module
-from globalguide.emulator.serviceusage import project_number
+from globalguide.emulator.core.project import project_number
 from globalguide.emulator.session import bearer
 from tests.emulator.fakes import running_emulator
 
@@ -229,7 +229,7 @@ def test_faults_fail_bucket_creation(tmp_path):
         with pytest.raises(gexc.GoogleAPICallError) as info:
             clients.storage.create_bucket("gg-faulty", retry=None)
         assert info.value.code in (429, 503)
-        assert emu.apis["storage"].resource_count() == 0
+        assert emu.storage.resource_count() == 0
 
 
 def _foreign(endpoint: str, *names: str) -> None:

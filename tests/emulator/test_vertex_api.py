@@ -11,10 +11,11 @@ from google.genai import errors, types
 
 from globalguide import geo
 from globalguide.cloud.clients import emulator_credentials
-from globalguide.emulator import vertex_api
-from globalguide.emulator.serviceusage import project_number
+from globalguide.emulator.core.project import project_number
 from globalguide.emulator.session import bearer
-from globalguide.emulator.vertex_api import API, SAME_REGION_RTT_MS, modelled_rtt_ms
+from globalguide.emulator.vertex import latency
+from globalguide.emulator.vertex.api import API
+from globalguide.emulator.vertex.latency import SAME_REGION_RTT_MS, modelled_rtt_ms
 
 MODEL = "gemini-2.5-flash"
 PROMPT = '{"location": {"city": "Paris", "country": "FR"}}'
@@ -130,14 +131,14 @@ def test_modelled_round_trips():
     # global: the nearest Gemini region, i.e. the caller's own when it serves Gemini.
     assert modelled_rtt_ms("asia-northeast1", "global") == SAME_REGION_RTT_MS
     assert modelled_rtt_ms("asia-northeast2", "global") == pytest.approx(
-        vertex_api.region_rtt_ms("asia-northeast2", "asia-northeast1")
+        latency.region_rtt_ms("asia-northeast2", "asia-northeast1")
     )
     assert modelled_rtt_ms("asia-northeast1", "eu") == min(
-        vertex_api.region_rtt_ms("asia-northeast1", r)
-        for r in vertex_api.GEMINI_REGIONS
+        latency.region_rtt_ms("asia-northeast1", r)
+        for r in latency.GEMINI_REGIONS
         if r.startswith("europe-")
     )
-    assert all(r in geo.REGIONS for r in vertex_api.GEMINI_REGIONS)
+    assert all(r in geo.REGIONS for r in latency.GEMINI_REGIONS)
 
 
 def test_timing_is_modelled_only_under_latency_model():

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from flask import Flask
 
-from globalguide.emulator.vertex import FakeGemini, FakeGeminiServer, serve
+from globalguide.emulator.vertex.gemini import FakeGemini
+from globalguide.emulator.vertex.standalone import FakeGeminiServer, serve
 from service.app import create_app
 
 REGION = "europe-west1"

@@ -12,7 +12,8 @@ from google import genai
 from google.genai import errors, types
 from google.oauth2.credentials import Credentials
 
-from globalguide.emulator.vertex import GEMS, FakeGemini, serve, wsgi_app
+from globalguide.emulator.vertex.gemini import GEMS, FakeGemini
+from globalguide.emulator.vertex.standalone import serve, wsgi_app
 
 MODEL = "gemini-3.8-flash"
 PATH = "projects/p/locations/{loc}/publishers/google/models/{model}:{verb}"

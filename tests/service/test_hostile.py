@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from globalguide.emulator.vertex import FakeGemini, serve
+from globalguide.emulator.vertex.gemini import FakeGemini
+from globalguide.emulator.vertex.standalone import serve
 from service.app import create_app
 from service.guide import MAX_CITY_CHARS, SYSTEM_INSTRUCTION
 from tests.service.conftest import service_env

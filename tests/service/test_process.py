@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from globalguide.emulator.vertex import FakeGemini, serve
+from globalguide.emulator.vertex.gemini import FakeGemini
+from globalguide.emulator.vertex.standalone import serve
 from service.guide import SYSTEM_INSTRUCTION
 from tests.service.conftest import MODEL, PROJECT, REGION, VERTEX_LOCATION, service_env
 

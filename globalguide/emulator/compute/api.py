@@ -49,10 +49,11 @@ from globalguide.emulator.compute.instances import (
     check_zone,
 )
 from globalguide.emulator.compute.kinds import KINDS
-from globalguide.emulator.compute.state import new_id, timestamp
+from globalguide.emulator.compute.state import new_id
 from globalguide.emulator.compute.validate import check_name
+from globalguide.emulator.core.routing import ApiError, Route
+from globalguide.emulator.core.timestamps import compute_timestamp
 from globalguide.emulator.dataplane.propagation import DELAYED as LB_CONFIG
-from globalguide.emulator.routing import ApiError, Route
 
 OPERATION_WAIT_SECONDS = 120.0  # compute's operations.wait returns after at most 2 minutes
 
@@ -431,7 +432,7 @@ class API(Crud):
             base = {
                 "kind": kind.kind,
                 "id": new_id(),
-                "creationTimestamp": timestamp(),
+                "creationTimestamp": compute_timestamp(),
                 "name": ref.name,
                 "selfLink": ref.link,
             }
@@ -444,7 +445,7 @@ class API(Crud):
                     current = self.state.get("instances", ref.link)
                     if current is None or current["status"] != "PROVISIONING":
                         return
-                    current.update(status="RUNNING", lastStartTimestamp=timestamp())
+                    current.update(status="RUNNING", lastStartTimestamp=compute_timestamp())
                     running = self._render("instances", current)
                 hook = getattr(self.emulator.dataplane, "on_instance_running", None)
                 if callable(hook):

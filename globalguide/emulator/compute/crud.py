@@ -35,7 +35,6 @@ from globalguide.emulator.compute.state import (
     fingerprint,
     label_fingerprint,
     new_id,
-    timestamp,
 )
 from globalguide.emulator.compute.validate import (
     References,
@@ -43,8 +42,9 @@ from globalguide.emulator.compute.validate import (
     check_name,
     check_request_id,
 )
-from globalguide.emulator.routing import read_json
-from globalguide.emulator.schema import validate_body
+from globalguide.emulator.core.routing import read_json
+from globalguide.emulator.core.schema import validate_body
+from globalguide.emulator.core.timestamps import compute_timestamp
 
 SERVICE = "compute.googleapis.com"
 Scope = tuple[str, str] | None
@@ -81,8 +81,7 @@ class Crud:
 
     # ------------------------------------------------------------ plumbing
     def _enter(self, project: str) -> None:
-        self.emulator.check_project(project, style="compute")
-        self.emulator.require_enabled(SERVICE, style="compute")
+        self.emulator.enter(project, SERVICE, style="compute")
 
     def _request_id(self, request: Request, project: str) -> tuple[str | None, Any]:
         """The request's requestId, and the operation it already started, if any."""
@@ -203,7 +202,7 @@ class Crud:
             base = {
                 "kind": kind.kind,
                 "id": new_id(),
-                "creationTimestamp": timestamp(),
+                "creationTimestamp": compute_timestamp(),
                 "name": ref.name,
                 "selfLink": ref.link,
             }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from globalguide.emulator.routing import ApiError, already_exists, not_found
+from globalguide.emulator.core.routing import ApiError, already_exists, not_found
 
 
 def invalid_value(field: str, value: Any, detail: str) -> ApiError:

@@ -11,7 +11,6 @@ import base64
 import copy
 import hashlib
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -40,11 +39,6 @@ EMPTY_LABELS_FINGERPRINT = "42WmSpB8rSM="
 def new_id() -> str:
     """A numeric string id, as compute ids are (uint64)."""
     return str(uuid.uuid4().int >> 65)
-
-
-def timestamp(ts: float | None = None) -> str:
-    ts = time.time() if ts is None else ts
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}-00:00"
 
 
 def _digest(value: Any) -> str:

@@ -9,13 +9,11 @@ from typing import Any
 from globalguide.emulator.compute import links
 from globalguide.emulator.compute.errors import invalid_value, malformed, missing, required
 from globalguide.emulator.compute.state import ComputeState
-from globalguide.emulator.schema import enum_names
+from globalguide.emulator.core.labels import MAX_LABELS, key_ok, value_ok
+from globalguide.emulator.core.schema import enum_names
 
 NAME_PATTERN = "(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)"
 _NAME = re.compile(NAME_PATTERN + r"\Z")
-_LABEL_KEY = re.compile(r"[\w-]{1,63}\Z")
-_LABEL_VALUE = re.compile(r"[\w-]{0,63}\Z")
-MAX_LABELS = 64
 
 
 def check_name(name: Any, field: str = "resource.name") -> str:
@@ -28,13 +26,13 @@ def check_name(name: Any, field: str = "resource.name") -> str:
 
 
 def check_labels(labels: Any, field: str = "resource.labels") -> dict[str, str]:
-    """https://cloud.google.com/compute/docs/labeling-resources#requirements"""
+    """The label rules of :mod:`core.labels`, in compute's words."""
     if labels is None:
         return {}
     if len(labels) > MAX_LABELS:
         raise invalid_value(field, "", f"A resource can have at most {MAX_LABELS} labels.")
     for key, value in labels.items():
-        if not _LABEL_KEY.match(key) or not key[0].isalpha() or key != key.lower():
+        if not key_ok(key):
             raise invalid_value(
                 field,
                 key,
@@ -43,7 +41,7 @@ def check_labels(labels: Any, field: str = "resource.labels") -> dict[str, str]:
                 "underscores and dashes. The key can be at most 63 characters long. "
                 "International characters are allowed.",
             )
-        if not isinstance(value, str) or not _LABEL_VALUE.match(value) or value != value.lower():
+        if not value_ok(value):
             raise invalid_value(
                 field,
                 value,

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from globalguide.emulator.routing import ApiError
+from globalguide.emulator.core.routing import ApiError
+from globalguide.emulator.core.timestamps import compute_timestamp
 
 # Seconds each kind of operation takes under the realistic profile, before --time-scale.
 # Sources and reasoning are in docs/emulator.md ("Timing profiles"). Unlisted kinds use
@@ -173,14 +174,6 @@ _TRANSIENT_OPERATION_ERROR = (
 )
 
 
-def _rfc3339(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
-
-
-def _compute_timestamp(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}-00:00"
-
-
 @dataclass
 class Operation:
     """One operation of either family; ``render()`` gives its wire form."""
@@ -227,7 +220,7 @@ class Operation:
         if self.done:
             out["status"] = "DONE"
             out["progress"] = 100
-            out["endTime"] = _compute_timestamp(self.finished or now)
+            out["endTime"] = compute_timestamp(self.finished or now)
             if self.error is not None:
                 code, status, message = self.error
                 out["httpErrorStatusCode"] = code
@@ -325,7 +318,7 @@ class OperationStore:
                 "targetLink": target_link,
                 "targetId": target_id,
                 "user": "emulator@globalguide.local",
-                "insertTime": _compute_timestamp(now),
+                "insertTime": compute_timestamp(now),
                 "selfLink": f"{self_link_base}/{collection}",
             }
             if request_id:

@@ -12,7 +12,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from globalguide.emulator.routing import ApiError
+from globalguide.emulator.core.routing import ApiError
 
 _UNKNOWN_FIELD = re.compile(r'has no field named "([^"]+)" at "([^"]+)"')
 
@@ -43,19 +43,6 @@ def validate_body(body: dict[str, Any], message_cls: Any, *, resource: str = "re
 def enum_names(enum_cls: Any) -> set[str]:
     """The value names of a proto-plus enum, without the UNDEFINED_* placeholder."""
     return {m.name for m in enum_cls if not m.name.startswith("UNDEFINED_")}
-
-
-def check_enum(value: Any, enum_cls: Any, *, field: str) -> None:
-    """Compute declares enum fields as strings; the service still rejects unknown values."""
-    if value is None:
-        return
-    if value not in enum_names(enum_cls):
-        raise ApiError(
-            400,
-            f"Invalid value for field '{field}': '{value}'. "
-            f"Value must be one of [{', '.join(sorted(enum_names(enum_cls)))}].",
-            reason="invalid",
-        )
 
 
 def canonical(body: dict[str, Any], message_cls: Any) -> dict[str, Any]:

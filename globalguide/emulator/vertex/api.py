@@ -1,4 +1,4 @@
-"""Vertex AI in the emulator: the fake Gemini (:mod:`vertex`) behind the API's checks.
+"""Vertex AI in the emulator: the fake Gemini (:mod:`.gemini`) behind the API's checks.
 
 Every call checks the project and that ``aiplatform.googleapis.com`` is enabled, as Vertex
 does, before the fake answers. With ``--latency model`` the fake also waits a modelled
@@ -24,45 +24,15 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from globalguide import geo
-from globalguide.emulator.routing import ApiError, Route, bad_request, json_response, read_json
-from globalguide.emulator.vertex import FakeGemini
-from globalguide.models import GEMINI_REGIONS
+from globalguide.emulator.core.routing import ApiError, Route, bad_request, json_response, read_json
+from globalguide.emulator.vertex.gemini import FakeGemini
+from globalguide.emulator.vertex.latency import (
+    MODELLED_TOKENS_PER_S,
+    MODELLED_TTFT_MS,
+    modelled_rtt_ms,
+)
 
 SERVICE = "aiplatform.googleapis.com"
-
-# Modelled Gemini Flash timing. Public measurements of Flash-class models on Vertex put the
-# time to first token around a few hundred milliseconds and output at roughly 150-250
-# tokens per second (e.g. the Artificial Analysis leaderboard); these are midpoints.
-MODELLED_TTFT_MS = 350.0
-MODELLED_TOKENS_PER_S = 180.0
-SAME_REGION_RTT_MS = 1.0
-
-_JURISDICTIONS = {
-    "us": tuple(r for r in GEMINI_REGIONS if r.startswith("us-")),
-    "eu": tuple(r for r in GEMINI_REGIONS if r.startswith("europe-")),
-}
-
-
-def region_rtt_ms(a: str, b: str) -> float:
-    """Modelled round trip between two regions' data centres."""
-    if a == b:
-        return SAME_REGION_RTT_MS
-    ra, rb = geo.REGIONS[a], geo.REGIONS[b]
-    km = geo.great_circle_km(ra.lat, ra.lon, rb.lat, rb.lon)
-    return 2 * km * geo.ROUTE_INFLATION / geo.FIBRE_KM_PER_MS + SAME_REGION_RTT_MS
-
-
-def modelled_rtt_ms(caller_region: str | None, location: str) -> float:
-    """Modelled round trip from the calling region to where ``location`` is served."""
-    if caller_region is None or caller_region not in geo.REGIONS:
-        return 0.0
-    if location in geo.REGIONS:
-        return region_rtt_ms(caller_region, location)
-    pool = GEMINI_REGIONS if location == "global" else _JURISDICTIONS.get(location)
-    if not pool:
-        return 0.0
-    return min(region_rtt_ms(caller_region, region) for region in pool)
 
 
 class API:
@@ -90,15 +60,8 @@ class API:
         ]
 
     def _checked(self, handler: Any, request: Request, **params: str) -> Any:
-        self._check_project(params["project"])
-        self.emulator.require_enabled(SERVICE)
+        self.emulator.enter(params["project"], SERVICE, by_number=True)
         return handler(request, **params)
-
-    def _check_project(self, project: str) -> None:
-        usage = self.emulator.apis.get("serviceusage")
-        if usage is not None and project == getattr(usage, "number", None):
-            return
-        self.emulator.check_project(project)
 
     # ------------------------------------------------------------- test controls
     def control(self, request: Request, name: str) -> Response:
