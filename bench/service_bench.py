@@ -10,8 +10,15 @@
       per request), against the same fake Gemini. Its SDK is not a project dependency: it
       runs from a separate virtual environment created on first use (``--tutorial-python``
       to bring one, ``--no-tutorial`` to skip).
-(b) Requests per second on ``GET /`` of the service (zero-delay fake Gemini) and of the
-    hello app, same gunicorn settings, same keep-alive load, bounded by count and time.
+(b) Requests per second on ``GET /``, all under the very same gunicorn settings, against the
+    same zero-delay fake Gemini, with the same keep-alive load bounded by count and time:
+    - the service;
+    - its floor, ``bench/minimal_app.py``: one google-genai client built at import and one
+      ``generate_content`` per request, nothing else;
+    - the tutorial's app (when its SDK is available);
+    - the bare Flask hello (no model call: the ceiling of Flask and gunicorn alone).
+    All are started once and measured in alternating rounds, so that each round sees the
+    same machine; the figures are medians over the rounds.
 
 Everything listens on and talks to 127.0.0.1 only. Medians of several repetitions.
 """
@@ -33,7 +40,8 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-TUTORIAL_REQUIREMENTS = ("flask==3.1.3", "google-cloud-aiplatform==2.7.0")
+# gunicorn too, so that its requests per second are measured under the service's settings.
+TUTORIAL_REQUIREMENTS = ("flask==3.1.3", "google-cloud-aiplatform==2.7.0", "gunicorn==27.0.1")
 PARIS = b"X-Client-Geo-Location: Paris,FRIDF,FR\r\n"
 START_TIMEOUT_S = 60.0
 
@@ -169,13 +177,22 @@ def start_service(fake_url: str) -> Proc:
     return Proc([sys.executable, "-m", "service"], env, ROOT)
 
 
+def under_gunicorn(app_uri: str) -> str:
+    """Python code that serves ``app_uri`` with the service's own gunicorn settings."""
+    return f"from service.__main__ import ServiceApplication; ServiceApplication({app_uri!r}).run()"
+
+
 def start_hello(_: str) -> Proc:
     env = base_env(free_port())
     env["PYTHONPATH"] = os.pathsep.join([str(BENCH), env["PYTHONPATH"]])
-    code = (
-        "from service.__main__ import ServiceApplication; ServiceApplication('hello_app:app').run()"
-    )
-    return Proc([sys.executable, "-c", code], env, ROOT)
+    return Proc([sys.executable, "-c", under_gunicorn("hello_app:app")], env, ROOT)
+
+
+def start_minimal(fake_url: str) -> Proc:
+    env = base_env(free_port())
+    env["PYTHONPATH"] = os.pathsep.join([str(BENCH), env["PYTHONPATH"]])
+    env.update(GOOGLE_CLOUD_PROJECT="bench-project", GEMINI_BASE_URL=fake_url)
+    return Proc([sys.executable, "-c", under_gunicorn("minimal_app:app")], env, ROOT)
 
 
 def tutorial_starter(python: str) -> Callable[[str], Proc]:
@@ -193,6 +210,23 @@ def tutorial_starter(python: str) -> Callable[[str], Proc]:
     return start
 
 
+def tutorial_gunicorn_starter(python: str) -> Callable[[str], Proc]:
+    """The tutorial's app under the service's gunicorn settings (for requests per second:
+    the debug server's reloader and single thread would measure the server, not the app)."""
+
+    def start(fake_url: str) -> Proc:
+        env = base_env(free_port())
+        env["PYTHONPATH"] = os.pathsep.join([str(BENCH), str(ROOT)])
+        env.update(
+            GOOGLE_CLOUD_PROJECT="bench-project",
+            SERVICE_REGION="europe-west1",
+            TUTORIAL_VERTEX_ENDPOINT=fake_url.rstrip("/"),
+        )
+        return Proc([python, "-c", under_gunicorn("tutorial_app:app")], env, ROOT)
+
+    return start
+
+
 def ensure_tutorial_python(given: str | None) -> tuple[str | None, str]:
     """An interpreter with the tutorial's SDK, or (None, why not)."""
     if given:
@@ -200,7 +234,7 @@ def ensure_tutorial_python(given: str | None) -> tuple[str | None, str]:
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     venv = cache / "globalguide" / "bench-tutorial-venv"
     python = venv / "bin" / "python"
-    probe = [str(python), "-c", "import vertexai.generative_models"]
+    probe = [str(python), "-c", "import vertexai.generative_models, gunicorn"]
     if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
         return str(python), "cached venv"
     print(
@@ -250,17 +284,30 @@ def cold_start(start: Callable[[str], Proc], fake_url: str) -> float:
         proc.stop()
 
 
-def rps(start: Callable[[str], Proc], fake_url: str, args: argparse.Namespace) -> float:
-    proc = start(fake_url)
+def side_by_side_rps(
+    starters: dict[str, Callable[[str], Proc]], fake_url: str, args: argparse.Namespace
+) -> dict[str, list[float]]:
+    """Requests per second of each app, measured in ``args.rps_reps`` alternating rounds
+    while all of them stay up (an idle gunicorn costs nothing), so that every round of every
+    app sees the same machine."""
+    running: dict[str, Proc] = {}
     try:
-        first_200(proc.port, proc.process, proc.started)
-        warm = Connection(proc.port)
-        for _ in range(100):
-            warm.get()
-        warm.close()
-        return load(proc.port, args.concurrency, args.requests, args.seconds)
+        for label, start in starters.items():
+            proc = start(fake_url)
+            running[label] = proc
+            first_200(proc.port, proc.process, proc.started)
+            warm = Connection(proc.port)
+            for _ in range(100):
+                warm.get()
+            warm.close()
+        values: dict[str, list[float]] = {label: [] for label in starters}
+        for _ in range(args.rps_reps):
+            for label, proc in running.items():
+                values[label].append(load(proc.port, args.concurrency, args.requests, args.seconds))
+        return values
     finally:
-        proc.stop()
+        for proc in running.values():
+            proc.stop()
 
 
 def load(port: int, concurrency: int, total: int, seconds: float) -> float:
@@ -306,60 +353,36 @@ def median_of(label: str, reps: int, measure: Callable[[], float]) -> float:
     return statistics.median(values)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=5, help="cold-start repetitions")
-    parser.add_argument("--tutorial-reps", type=int, default=3)
-    parser.add_argument("--rps-reps", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=3000, help="per RPS run, at most")
-    parser.add_argument("--seconds", type=float, default=8.0, help="per RPS run, at most")
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--tutorial-python", help="an interpreter with the tutorial's SDK")
-    parser.add_argument("--no-tutorial", action="store_true")
-    args = parser.parse_args()
-
-    tutorial_python, why = (None, "skipped (--no-tutorial)")
-    if not args.no_tutorial:
-        tutorial_python, why = ensure_tutorial_python(args.tutorial_python)
-
-    fake, fake_url = start_fake()
-    try:
-        # One unmeasured start of each, so every measured run finds warm file caches.
-        cold_start(start_service, fake_url)
-        cold_start(start_hello, fake_url)
-        if tutorial_python:
-            cold_start(tutorial_starter(tutorial_python), fake_url)
-
-        print("raw values (s or req/s):", file=sys.stderr)
-        service_cold = median_of(
-            "service cold", args.reps, lambda: cold_start(start_service, fake_url)
+def cold_starts(
+    fake_url: str, args: argparse.Namespace, tutorial_python: str | None
+) -> tuple[float, float, float | None]:
+    # One unmeasured start of each, so every measured run finds warm file caches.
+    cold_start(start_service, fake_url)
+    cold_start(start_hello, fake_url)
+    if tutorial_python:
+        cold_start(tutorial_starter(tutorial_python), fake_url)
+    service_cold = median_of("service cold", args.reps, lambda: cold_start(start_service, fake_url))
+    hello_cold = median_of("hello cold", args.reps, lambda: cold_start(start_hello, fake_url))
+    tutorial_cold = None
+    if tutorial_python:
+        start_tutorial = tutorial_starter(tutorial_python)
+        tutorial_cold = median_of(
+            "tutorial cold", args.tutorial_reps, lambda: cold_start(start_tutorial, fake_url)
         )
-        hello_cold = median_of("hello cold", args.reps, lambda: cold_start(start_hello, fake_url))
-        tutorial_cold = None
-        if tutorial_python:
-            start_tutorial = tutorial_starter(tutorial_python)
-            tutorial_cold = median_of(
-                "tutorial cold", args.tutorial_reps, lambda: cold_start(start_tutorial, fake_url)
-            )
-        service_rps = median_of(
-            "service rps", args.rps_reps, lambda: rps(start_service, fake_url, args)
-        )
-        hello_rps = median_of("hello rps", args.rps_reps, lambda: rps(start_hello, fake_url, args))
-    finally:
-        if fake.stdin:
-            fake.stdin.close()
-        try:
-            fake.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            fake.kill()
+    return service_cold, hello_cold, tutorial_cold
 
-    def row(label: str, value: str) -> None:
-        print(f"    {label:<46}{value}")
 
-    cpus = os.cpu_count()
-    print(f"machine: {platform.python_implementation()} {platform.python_version()}, {cpus} CPUs")
-    print("gunicorn settings: gthread, 1 worker x 8 threads (service/gunicorn.conf.py)")
-    print()
+def row(label: str, value: str) -> None:
+    print(f"    {label:<46}{value}")
+
+
+def print_cold(
+    args: argparse.Namespace,
+    service_cold: float,
+    hello_cold: float,
+    tutorial_cold: float | None,
+    why: str,
+) -> None:
     print(f"(a) cold start, process start to first 200 on GET / (median of {args.reps})")
     row("service (python -m service)", f"{service_cold:7.3f} s")
     row("bare Flask hello, same gunicorn settings", f"{hello_cold:7.3f} s")
@@ -371,15 +394,81 @@ def main() -> int:
         row("service / tutorial", f"{ratio:7.2f}  ({verdict} the <= 0.25 goal)")
     else:
         row("tutorial app", f"not measured: {why}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=5, help="cold-start repetitions")
+    parser.add_argument("--tutorial-reps", type=int, default=3)
+    parser.add_argument("--rps-reps", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=3000, help="per RPS run, at most")
+    parser.add_argument("--seconds", type=float, default=8.0, help="per RPS run, at most")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--tutorial-python", help="an interpreter with the tutorial's SDK")
+    parser.add_argument("--no-tutorial", action="store_true")
+    parser.add_argument("--rps-only", action="store_true", help="skip the cold starts")
+    args = parser.parse_args()
+
+    tutorial_python, why = (None, "skipped (--no-tutorial)")
+    if not args.no_tutorial:
+        tutorial_python, why = ensure_tutorial_python(args.tutorial_python)
+
+    fake, fake_url = start_fake()
+    service_cold = hello_cold = tutorial_cold = None
+    try:
+        print("raw values (s or req/s):", file=sys.stderr)
+        if not args.rps_only:
+            service_cold, hello_cold, tutorial_cold = cold_starts(fake_url, args, tutorial_python)
+        starters = {"service": start_service, "minimal": start_minimal}
+        if tutorial_python:
+            starters["tutorial"] = tutorial_gunicorn_starter(tutorial_python)
+        starters["hello"] = start_hello
+        load_before = os.getloadavg()
+        rounds = side_by_side_rps(starters, fake_url, args)
+        load_after = os.getloadavg()
+        for label, values in rounds.items():
+            print(f"  {label} rps: " + ", ".join(f"{v:.0f}" for v in values), file=sys.stderr)
+        rates = {label: statistics.median(values) for label, values in rounds.items()}
+    finally:
+        if fake.stdin:
+            fake.stdin.close()
+        try:
+            fake.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            fake.kill()
+
+    cpus = os.cpu_count()
+    print(f"machine: {platform.python_implementation()} {platform.python_version()}, {cpus} CPUs")
+    print("gunicorn settings: gthread, 1 worker x 8 threads (service/gunicorn.conf.py)")
     print()
+    if service_cold is not None and hello_cold is not None:
+        print_cold(args, service_cold, hello_cold, tutorial_cold, why)
+        print()
+
     print(
         f"(b) requests per second on GET /, zero-delay fake Gemini, {args.concurrency} keep-alive "
         f"connections, <= {args.requests} requests or {args.seconds:g} s per run "
         f"(median of {args.rps_reps})"
     )
-    row("service", f"{service_rps:7.0f} req/s")
-    row("bare Flask hello, same gunicorn settings", f"{hello_rps:7.0f} req/s")
-    row("service / hello", f"{service_rps / hello_rps:7.2f}")
+    row("service", f"{rates['service']:7.0f} req/s")
+    row("minimal google-genai app (the floor)", f"{rates['minimal']:7.0f} req/s")
+    if "tutorial" in rates:
+        row("tutorial app, same gunicorn settings", f"{rates['tutorial']:7.0f} req/s")
+    else:
+        row("tutorial app", f"not measured: {why}")
+    row("bare Flask hello, no model call", f"{rates['hello']:7.0f} req/s")
+    ratio = rates["service"] / rates["minimal"]
+    verdict = "meets" if ratio >= 0.9 else "misses"
+    row("service / minimal", f"{ratio:7.2f}  ({verdict} the >= 0.9 goal)")
+    if "tutorial" in rates:
+        row("service / tutorial", f"{rates['service'] / rates['tutorial']:7.2f}")
+    row("service / hello", f"{rates['service'] / rates['hello']:7.2f}")
+    print(
+        "machine load (1, 5, 15 min) before: "
+        + " ".join(f"{v:.2f}" for v in load_before)
+        + ", after: "
+        + " ".join(f"{v:.2f}" for v in load_after)
+    )
     return 0
 
 
