@@ -204,10 +204,11 @@ def test_status_says_when_a_deployment_is_incomplete(emulator):
     from tests.e2e.conftest import run_json
 
     assert cli("deploy", "--local", "--yes", timeout=300).returncode == 0
-    endpoint = emulator["endpoint"]
+    # The emulator the deploy just used (the one the state directory names).
+    running = run_json("emulator", "status")
+    endpoint, project = running["endpoint"], running["project"]
     from globalguide.cloud.clients import CloudClients
 
-    project = emulator["project"]
     rules = CloudClients(project, endpoint=endpoint).global_forwarding_rules
     rules.delete(project=project, forwarding_rule="local-guide-http").result(timeout=60)
     document = run_json("status", "--local")

@@ -46,8 +46,11 @@ def served():
 def exchange(listener: Listener, raw: bytes, timeout: float = 5.0) -> bytes:
     """Send ``raw`` as is; everything the server answers until it closes."""
     with socket.create_connection(("127.0.0.1", listener.port), timeout=timeout) as sock:
-        sock.sendall(raw)
-        sock.shutdown(socket.SHUT_WR)
+        try:
+            sock.sendall(raw)
+            sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before the whole request was sent: the answer may still be there
         chunks = []
         while True:
             try:

@@ -66,7 +66,7 @@ def test_a_broken_dockerfile_is_built_once_and_the_log_url_shown(setup, monkeypa
     endpoint, clients, spec = setup
     broken = tarball({"Dockerfile": b"FROM python:3.12-slim\nRUN-THIS not an instruction\n"})
     context = BuildContext(data=broken, tag="0badbadbadbadbad")
-    monkeypatch.setattr(deployment, "service_context", lambda: context)
+    monkeypatch.setattr(deployment, "context_for", lambda spec: context)
     before = _creates(endpoint)
     with pytest.raises(CloudError) as caught:
         deployment.apply_deploy(deployment.make_plan(spec, clients), clients, wait=False)
