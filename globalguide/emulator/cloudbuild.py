@@ -35,8 +35,8 @@ from globalguide.emulator.core.project import project_number
 from globalguide.emulator.core.routing import ApiError, Route, bad_request, read_json
 from globalguide.emulator.core.schema import canonical, validate_body
 from globalguide.emulator.core.timestamps import rfc3339
+from globalguide.emulator.iam.permissions import READ_OBJECT, UPLOAD_ARTIFACTS, holds
 from globalguide.emulator.images import Image, ImageBuildError
-from globalguide.emulator.permissions import READ_OBJECT, UPLOAD_ARTIFACTS, holds
 
 if TYPE_CHECKING:
     from globalguide.emulator.artifactregistry import API as ArtifactRegistryAPI

@@ -30,7 +30,7 @@ from werkzeug.wrappers import Request, Response
 from globalguide.emulator.core.project import project_number
 from globalguide.emulator.core.routing import ApiError, Route, bad_request, json_response, read_json
 from globalguide.emulator.core.timestamps import rfc3339
-from globalguide.emulator.permissions import ResourcePolicy, account_exists
+from globalguide.emulator.iam.permissions import ResourcePolicy, account_exists
 
 if TYPE_CHECKING:
     from globalguide.emulator.iam import API as IamAPI

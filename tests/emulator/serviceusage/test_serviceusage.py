@@ -7,12 +7,9 @@ import requests
 from google.api_core import exceptions as gexc
 from google.cloud import artifactregistry_v1, service_usage_v1
 
-from globalguide.emulator.serviceusage import (
-    ENABLED_BY_DEFAULT,
-    SERVICE_TITLES,
-    ServiceDisabled,
-    project_number,
-)
+from globalguide.emulator.core.project import project_number
+from globalguide.emulator.serviceusage.catalog import ENABLED_BY_DEFAULT, SERVICE_TITLES
+from globalguide.emulator.serviceusage.errors import ServiceDisabled
 from globalguide.emulator.session import bearer
 from tests.emulator.fakes import running_emulator
 

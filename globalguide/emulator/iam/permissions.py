@@ -12,18 +12,17 @@ Storage answers 412 conditionNotMet, the google.iam.v1 APIs 409 ABORTED).
 
 from __future__ import annotations
 
-import base64
 import copy
-import hashlib
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from globalguide.emulator.core.routing import ApiError, bad_request
+from globalguide.emulator.iam.policy import ROLE, etag, version_and_bindings
 
 if TYPE_CHECKING:
-    from globalguide.emulator.iam import API as IamAPI
-    from globalguide.emulator.resourcemanager import API as ResourceManagerAPI
+    from globalguide.emulator.iam.api import API as IamAPI
+    from globalguide.emulator.resourcemanager.api import API as ResourceManagerAPI
 
 READ_OBJECT = "storage.objects.get"
 UPLOAD_ARTIFACTS = "artifactregistry.repositories.uploadArtifacts"
@@ -62,7 +61,6 @@ _MEMBER = re.compile(
     r"|deleted:serviceAccount|deleted:group|projectOwner|projectEditor|projectViewer)"
     r":[^\s,]+\Z|allUsers\Z|allAuthenticatedUsers\Z"
 )
-_ROLE = re.compile(r"(roles/[A-Za-z0-9_.]+|(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+)\Z")
 
 
 def holds(
@@ -86,8 +84,7 @@ class ResourcePolicy:
 
     @property
     def etag(self) -> str:
-        seed = f"{self.resource}|{self._revision}".encode()
-        return base64.b64encode(b"\x07" + hashlib.sha256(seed).digest()[:7]).decode()
+        return etag(self.resource, self._revision)
 
     def roles_of(self, member: str) -> set[str]:
         return {b["role"] for b in self.bindings if member in b["members"]}
@@ -100,14 +97,7 @@ class ResourcePolicy:
 
     def replace(self, policy: Any, *, stale: ApiError, account_exists: Any) -> None:
         """Replace the policy with ``policy``; ``stale`` is raised on an outdated etag."""
-        if not isinstance(policy, dict):
-            raise bad_request("policy is required.")
-        version = policy.get("version", 1) or 1
-        if version not in (1, 3):
-            raise bad_request(f"Invalid policy version {version}: use 1 or 3.")
-        bindings = policy.get("bindings") or []
-        if not isinstance(bindings, list):
-            raise bad_request("bindings must be a list.")
+        version, bindings = version_and_bindings(policy)
         merged: dict[str, set[str]] = {}
         for binding in bindings:
             role, members = _check_binding(binding, account_exists)
@@ -132,7 +122,7 @@ def _check_binding(binding: Any, account_exists: Any) -> tuple[str, list[str]]:
     if "condition" in binding and binding["condition"]:
         raise bad_request("Conditional bindings are not supported on this resource.")
     role = binding.get("role")
-    if not isinstance(role, str) or not _ROLE.fullmatch(role):
+    if not isinstance(role, str) or not ROLE.fullmatch(role):
         raise bad_request(f"Role {role!r} is not a valid role name.")
     members = binding.get("members") or []
     if not isinstance(members, list) or not members:
