@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
-from globalguide.emulator.artifactregistry import parse_image_uri
+from globalguide.emulator.artifactregistry.image_uri import parse_image_uri
 from globalguide.emulator.core.operations import peek_operation_fault
 from globalguide.emulator.core.paging import offset_page
 from globalguide.emulator.core.project import project_number

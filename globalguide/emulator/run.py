@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
-from globalguide.emulator.artifactregistry import check_labels
+from globalguide.emulator.core.labels import check_labels
 from globalguide.emulator.core.operations import peek_operation_fault
 from globalguide.emulator.core.paging import offset_page
 from globalguide.emulator.core.project import project_number

@@ -527,7 +527,7 @@ def test_faulted_operations_start_no_process(tmp_path):
         fake = FakeDataPlane()
         emu.dataplane = fake
         repo = f"projects/{emu.project}/locations/{REGION}/repositories/images"
-        emu.artifactregistry._repos[repo] = {"name": repo, "format": "DOCKER"}
+        emu.artifactregistry.state.repos[repo] = {"name": repo, "format": "DOCKER"}
         image = emu.images.build(simple_context())
         emu.artifactregistry.record_image(repo, "app", "v1", image.digest)
         uri = f"{REGION}-docker.pkg.dev/{emu.project}/images/app:v1"

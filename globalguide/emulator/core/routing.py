@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from werkzeug.wrappers import Request, Response
 
@@ -120,6 +121,12 @@ def json_response(payload: Any, status: int = 200) -> Response:
         status=status,
         mimetype="application/json",
     )
+
+
+def raw_path(request: Request) -> str:
+    """The request path as sent, ``%2F`` inside a segment kept ("" if the server lost it)."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    return urlsplit(raw).path if raw else ""
 
 
 def read_json(request: Request) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import requests
 from google.api_core import exceptions as gexc
 from google.cloud import artifactregistry_v1 as ar
 
-from globalguide.emulator.artifactregistry import parse_image_uri
+from globalguide.emulator.artifactregistry.image_uri import parse_image_uri
 from globalguide.emulator.session import bearer
 from tests.emulator.fakes import running_emulator
 

@@ -9,9 +9,9 @@ import pytest
 import requests
 from google.api_core import exceptions as gexc
 
-from globalguide.emulator import storage as storage_module
 from globalguide.emulator.core.project import project_number
 from globalguide.emulator.session import bearer
+from globalguide.emulator.storage import objects as storage_objects
 from tests.emulator.fakes import running_emulator
 
 
@@ -126,7 +126,7 @@ def test_objects_round_trip(emu, clients):
     assert fetched.size == len(data)
     assert fetched.content_type == "application/gzip"
     assert fetched.md5_hash == base64.b64encode(hashlib.md5(data).digest()).decode()
-    assert fetched.crc32c == storage_module.crc32c_b64(data)
+    assert fetched.crc32c == storage_objects.crc32c_b64(data)
     assert fetched.download_as_bytes() == data
     assert bucket.blob("source/1700000000.123-abc.tgz").download_as_bytes() == data
     assert fetched.download_as_bytes(start=2, end=5) == data[2:6]
@@ -204,7 +204,7 @@ def test_checksum_mismatch_is_refused(emu, clients):
 
 
 def test_objects_are_bounded(emu, clients, monkeypatch):
-    monkeypatch.setattr(storage_module, "MAX_OBJECT_BYTES", 1024)
+    monkeypatch.setattr(storage_objects, "MAX_OBJECT_BYTES", 1024)
     bucket = clients.storage.create_bucket("gg-bounded")
     with pytest.raises(gexc.GoogleAPICallError) as info:
         bucket.blob("big").upload_from_string(b"x" * 2048)
