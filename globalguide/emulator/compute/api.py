@@ -27,7 +27,7 @@ from globalguide.emulator.compute.backend import (
     build_neg,
     build_url_map,
 )
-from globalguide.emulator.compute.crud import Crud
+from globalguide.emulator.compute.crud import Crud, new_base
 from globalguide.emulator.compute.errors import invalid_value, missing, required
 from globalguide.emulator.compute.frontend import (
     PROXIES,
@@ -49,7 +49,6 @@ from globalguide.emulator.compute.instances import (
     check_zone,
 )
 from globalguide.emulator.compute.kinds import KINDS
-from globalguide.emulator.compute.state import new_id
 from globalguide.emulator.compute.validate import check_name
 from globalguide.emulator.core.routing import ApiError, Route
 from globalguide.emulator.core.timestamps import compute_timestamp
@@ -429,13 +428,7 @@ class API(Crud):
                 raise ApiError(
                     409, f"The resource '{ref.path}' already exists", reason="alreadyExists"
                 )
-            base = {
-                "kind": kind.kind,
-                "id": new_id(),
-                "creationTimestamp": compute_timestamp(),
-                "name": ref.name,
-                "selfLink": ref.link,
-            }
+            base = new_base(kind, ref)
             instance = self._finish(kind, build_instance(body, base, zone, project))
             self.state.items["instances"][ref.link] = instance
             self.serial[ref.link] = SerialBuffer()

@@ -72,6 +72,17 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
+def new_base(kind: Kind, ref: Ref) -> dict[str, Any]:
+    """The fields the API sets on every resource it creates."""
+    return {
+        "kind": kind.kind,
+        "id": new_id(),
+        "creationTimestamp": compute_timestamp(),
+        "name": ref.name,
+        "selfLink": ref.link,
+    }
+
+
 class Crud:
     """Generic insert/get/list/delete/patch/update/setLabels over :class:`ComputeState`."""
 
@@ -199,14 +210,7 @@ class Crud:
             self._prune()
             if ref.link in self.state.items[collection] or ref.link in self.state.pending:
                 raise exists(ref.path)
-            base = {
-                "kind": kind.kind,
-                "id": new_id(),
-                "creationTimestamp": compute_timestamp(),
-                "name": ref.name,
-                "selfLink": ref.link,
-            }
-            resource = self._finish(kind, build(self._refs(project), body, base))
+            resource = self._finish(kind, build(self._refs(project), body, new_base(kind, ref)))
             if prepare is not None:
                 prepare(ref.link, resource)
 
@@ -220,7 +224,7 @@ class Crud:
 
             self.state.pending[ref.link] = Pending(collection, resource)
             op, key = self._start(
-                project, kind.op_kind, "insert", ref.link, base["id"], scope, effect, request_id
+                project, kind.op_kind, "insert", ref.link, resource["id"], scope, effect, request_id
             )
             if ref.link in self.state.pending:
                 self.state.pending[ref.link].operation = key
