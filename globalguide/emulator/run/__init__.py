@@ -5,7 +5,8 @@
 - ``state``: what is held for a service, its conditions and etag;
 - ``rollout``: a revision started through the data plane, settled as Ready or failed;
 - ``policy``: the rules of a service's IAM policy;
-- ``services``: the services and the operations that change them; ``api``: routes and handlers.
+- ``services``: the services and the changes that roll them out; ``operations``: which
+  operations are this API's, by location; ``api``: routes and handlers.
 """
 
 from globalguide.emulator.run.api import API

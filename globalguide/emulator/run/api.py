@@ -12,8 +12,9 @@ from werkzeug.wrappers import Request
 
 from globalguide.emulator.core.paging import offset_page
 from globalguide.emulator.core.routing import Route, bad_request, read_json
+from globalguide.emulator.run.operations import operation_not_found
 from globalguide.emulator.run.policy import check_permissions, checked_bindings, granted, replaced
-from globalguide.emulator.run.services import Services, operation_not_found
+from globalguide.emulator.run.services import Services
 from globalguide.emulator.run.validate import seconds
 
 DEFAULT_PAGE_SIZE = 100
@@ -77,7 +78,7 @@ class API(Services):
     def reset(self) -> None:
         with self.emulator.lock:
             self._services.clear()
-            self._ops.clear()
+            self.ops.clear()
 
     def resource_count(self) -> int:
         with self.emulator.lock:
@@ -150,7 +151,8 @@ class API(Services):
 
     # ------------------------------------------------------------ operations
     def get_operation(self, request: Request, project: str, location: str, operation: str) -> dict:
-        name = self.operation_name(project, location, operation)
+        self.enter(project, location)
+        name = self.ops.known(location, operation)
         rendered = self.emulator.operations.render(name)
         if rendered is None:
             raise operation_not_found(name)
@@ -158,16 +160,18 @@ class API(Services):
 
     def list_operations(self, request: Request, project: str, location: str) -> dict:
         self.enter(project, location)
-        return _page(request, self.operations_in(location), "operations")
+        return _page(request, self.ops.rendered_in(location), "operations")
 
     def delete_operation(
         self, request: Request, project: str, location: str, operation: str
     ) -> dict:
-        self.forget_operation(self.operation_name(project, location, operation))
+        self.enter(project, location)
+        self.ops.forget(self.ops.known(location, operation))
         return {}
 
     def wait_operation(self, request: Request, project: str, location: str, operation: str) -> dict:
-        name = self.operation_name(project, location, operation)
+        self.enter(project, location)
+        name = self.ops.known(location, operation)
         body = read_json(request)
         timeout = (
             seconds(body["timeout"], "WaitOperationRequest.timeout")

@@ -31,6 +31,7 @@ from globalguide.emulator.run.defaults import (
     settable,
     with_defaults,
 )
+from globalguide.emulator.run.operations import RunOperations
 from globalguide.emulator.run.rollout import Rollout
 from globalguide.emulator.run.state import (
     ServiceState,
@@ -61,10 +62,6 @@ def _service_cls() -> Any:
     return run_v2.Service
 
 
-def operation_not_found(name: str) -> ApiError:
-    return ApiError(404, f"Operation {name} not found.", status="NOT_FOUND")
-
-
 def _stale_etag(sent: str, name: str) -> ApiError:
     return ApiError(
         409,
@@ -88,7 +85,7 @@ class Services:
     def __init__(self, emulator: Any) -> None:
         self.emulator = emulator
         self._services: dict[str, ServiceState] = {}
-        self._ops: dict[str, str] = {}  # operation name -> location prefix
+        self.ops = RunOperations(emulator)
         self._rng = random.Random(os.getpid() ^ int(time.time()))
 
     # ------------------------------------------------------------ lookups
@@ -291,7 +288,7 @@ class Services:
             return self._start_validation(location, snapshot)
         faulted = peek_operation_fault()
         removed = threading.Event()
-        op_name = self._op_name(location)
+        op_name = self.ops.new_name(location)
 
         def effect() -> dict:
             with self.emulator.lock:
@@ -329,13 +326,7 @@ class Services:
         finally:
             removed.set()
 
-    # ------------------------------------------------------------ operations
-    def _op_name(self, location: str) -> str:
-        name = f"projects/{self.emulator.project}/locations/{location}/operations/{uuid.uuid4()}"
-        with self.emulator.lock:
-            self._ops[name] = f"projects/{self.emulator.project}/locations/{location}"
-        return name
-
+    # ------------------------------------------------------------ rollouts
     def _roll_out(
         self,
         name: str,
@@ -347,7 +338,7 @@ class Services:
         ingress_changed: bool = False,
     ) -> dict:
         """Start the revision (if any) and the operation that reports on it."""
-        op_name = self._op_name(location)
+        op_name = self.ops.new_name(location)
         change = Rollout(op_name=op_name, revision=revision, ingress_changed=ingress_changed)
         rollout.start(self.emulator, self.registry, name, location, state.desired, change)
         handle = change.handle
@@ -381,26 +372,8 @@ class Services:
             return {"@type": SERVICE_TYPE, **self._render(name)}
 
     def _start_validation(self, location: str, service: dict[str, Any]) -> dict:
-        op_name = self._op_name(location)
+        op_name = self.ops.new_name(location)
         body = {"@type": SERVICE_TYPE, **service}
         return self.emulator.operations.start_google(
             parent="", kind="run.validate", name=op_name, effect=lambda: body, metadata=body
         )
-
-    def operation_name(self, project: str, location: str, operation: str) -> str:
-        """The full name of one of this API's operations; 404 for an unknown one."""
-        self.enter(project, location)
-        name = f"projects/{self.emulator.project}/locations/{location}/operations/{operation}"
-        if name not in self._ops:
-            raise operation_not_found(name)
-        return name
-
-    def operations_in(self, location: str) -> list[dict[str, Any]]:
-        prefix = f"projects/{self.emulator.project}/locations/{location}"
-        with self.emulator.lock:
-            names = [n for n, p in self._ops.items() if p == prefix]
-        return [r for r in (self.emulator.operations.render(n) for n in names) if r]
-
-    def forget_operation(self, name: str) -> None:
-        with self.emulator.lock:
-            self._ops.pop(name, None)
