@@ -17,7 +17,7 @@ import requests
 from globalguide.emulator import session
 from globalguide.emulator.guard import INVALID_CREDENTIAL, MISSING_CREDENTIAL
 from tests.emulator.dataplane_support import wait_for
-from tests.emulator.test_run import _publish
+from tests.emulator.run.support import publish
 
 REGION = "us-central1"
 FORBIDDEN_NAMES = ("python", "werkzeug", "gunicorn", "http.server", "basehttp")
@@ -35,7 +35,7 @@ def _attack(endpoint: str, project: str, image: str, marker: str, service_id: st
 
 @pytest.fixture
 def image(enabled, emu, project):
-    return _publish(enabled, emu, project)
+    return publish(enabled, emu, project)
 
 
 def _no_framework_named(response: requests.Response) -> None:
