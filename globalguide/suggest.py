@@ -33,7 +33,7 @@ def constraints(
 ) -> Constraints:
     """The candidate regions: every Cloud Run region, or only those serving ``model``
     in-region (the table deploy uses), minus the excluded; UsageError for a bad name."""
-    from globalguide.models import MODELS
+    from globalguide.gemini_catalog import MODELS
 
     required = tuple(sorted({_region(r, "--require") for r in require}))
     excluded = tuple(sorted({_region(r, "--exclude") for r in exclude}))

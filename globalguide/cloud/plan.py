@@ -43,7 +43,7 @@ from globalguide.cloud.resources import (
     UrlMap,
     api_disabled,
 )
-from globalguide.models import vertex_location
+from globalguide.gemini_catalog import vertex_location
 from globalguide.spec import DeploySpec
 
 CREATE, UPDATE, UNCHANGED, DELETE, ABSENT = "create", "update", "unchanged", "delete", "absent"
