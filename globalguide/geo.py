@@ -86,6 +86,7 @@ _REGION_TABLE = (
 )
 
 REGIONS: dict[str, Region] = {r.name: r for r in _REGION_TABLE}
+# The tutorial's three regions: deploy's default, and the baseline a suggestion is compared with.
 DEFAULT_REGIONS = ("us-central1", "europe-west1", "asia-northeast1")
 
 

@@ -27,25 +27,25 @@ SOURCES = {
 
 @dataclass(frozen=True)
 class Price:
-    usd: float
-    unit: str
+    usd: float  # per the unit that ends the price's key
     source: str  # a key of SOURCES
-    note: str = ""
 
 
 PRICES = {
     # "First 5 forwarding rules $0.025 per hour; per additional forwarding rule $0.01".
-    "forwarding_rule_hour": Price(0.025, "hour", "load-balancing", "first 5 rules"),
-    "lb_data_gib": Price(0.008, "GiB processed, each way", "load-balancing"),
-    # Request-based billing, Tier 1, beyond the free tier. Idle minimum instances are
-    # billed at a lower idle rate, so these make the minimum-instance figure an upper bound.
-    "run_vcpu_second": Price(0.000024, "vCPU-second", "cloud-run", "upper bound when idle"),
-    "run_gib_second": Price(0.0000025, "GiB-second", "cloud-run", "upper bound when idle"),
-    "run_million_requests": Price(0.40, "million requests", "cloud-run", "2 million free"),
+    "forwarding_rule_hour": Price(0.025, "load-balancing"),
+    # Data processed by the load balancer, each way.
+    "lb_data_gib": Price(0.008, "load-balancing"),
+    # Request-based billing, Tier 1, beyond the free tier (2 million requests a month free).
+    # Idle minimum instances are billed at a lower idle rate, so the CPU and memory prices
+    # make the minimum-instance figure an upper bound.
+    "run_vcpu_second": Price(0.000024, "cloud-run"),
+    "run_gib_second": Price(0.0000025, "cloud-run"),
+    "run_million_requests": Price(0.40, "cloud-run"),
     # Docker repository storage: up to 0.5 GB free, then $0.10 per GB-month.
-    "registry_gb_month": Price(0.10, "GB-month over 0.5 GB", "artifact-registry"),
+    "registry_gb_month": Price(0.10, "artifact-registry"),
     # Default pool, e2-standard-2: first 2,500 build-minutes a month free.
-    "build_minute": Price(0.006, "build-minute", "cloud-build", "2,500 free a month"),
+    "build_minute": Price(0.006, "cloud-build"),
 }
 REGISTRY_FREE_GB = 0.5
 # What the service deploys with (cloud/resources/run.py): 1 vCPU, 512 MiB.
@@ -54,31 +54,38 @@ INSTANCE_VCPU, INSTANCE_GIB = 1.0, 0.5
 IMAGE_GB = 0.25
 BUILD_MINUTES = 3.0
 
-TRAFFIC_FORMULA = (
-    "traffic, per million requests: $0.40 (Cloud Run requests) + T x $25.25 (CPU and memory "
-    "while serving, T = seconds per request, shared by concurrent requests) + I x pin + O x "
-    "pout (Gemini tokens: I, O = input and output tokens per request; pin, pout = the "
-    "model's USD per token on the Vertex AI pricing page) + D x $0.016 (load-balancer data: "
-    "D = GiB per million requests, in and out)"
-)
-
 
 def _usd(value: float) -> float:
     return round(value, 2)
 
 
-def instance_month_usd(count: int) -> float:
-    per_second = (
+def instance_second_usd() -> float:
+    """One instance of the deployed size (INSTANCE_VCPU, INSTANCE_GIB) for one second."""
+    return (
         INSTANCE_VCPU * PRICES["run_vcpu_second"].usd + INSTANCE_GIB * PRICES["run_gib_second"].usd
     )
-    return count * per_second * SECONDS_PER_MONTH
+
+
+def instance_month_usd(count: int) -> float:
+    return count * instance_second_usd() * SECONDS_PER_MONTH
+
+
+TRAFFIC_FORMULA = (
+    f"traffic, per million requests: ${PRICES['run_million_requests'].usd:.2f} (Cloud Run "
+    f"requests) + T x ${instance_second_usd() * 1e6:.2f} (CPU and memory while serving, T = "
+    "seconds per request, shared by concurrent requests) + I x pin + O x pout (Gemini tokens: "
+    "I, O = input and output tokens per request; pin, pout = the model's USD per token on the "
+    f"Vertex AI pricing page) + D x ${2 * PRICES['lb_data_gib'].usd:.3f} (load-balancer data: "
+    "D = GiB per million requests, in and out)"
+)
 
 
 def resource_cost(kind: str, owned: dict[str, Any]) -> dict[str, Any] | None:
     """The fixed monthly cost of one resource, or None when it has none of its own."""
     if kind == "forwarding-rule":
-        usd = PRICES["forwarding_rule_hour"].usd * HOURS_PER_MONTH
-        return {"monthly_usd": _usd(usd), "basis": f"{HOURS_PER_MONTH} h x $0.025",
+        hourly = PRICES["forwarding_rule_hour"].usd
+        return {"monthly_usd": _usd(hourly * HOURS_PER_MONTH),
+                "basis": f"{HOURS_PER_MONTH} h x ${hourly}",
                 "source": SOURCES["load-balancing"]}  # fmt: skip
     if kind == "run-service":
         count = int(owned.get("min") or 0)

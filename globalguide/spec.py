@@ -8,12 +8,13 @@ import configparser
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from globalguide import container
 from globalguide.errors import UsageError
+from globalguide.geo import DEFAULT_REGIONS
 
 if TYPE_CHECKING:
     from globalguide.suggest import Suggested
@@ -46,7 +47,7 @@ def default_model() -> str:
 class DeploySpec:
     project: str
     name: str = DEFAULT_NAME
-    regions: tuple[str, ...] = ("us-central1", "europe-west1", "asia-northeast1")
+    regions: tuple[str, ...] = DEFAULT_REGIONS
     model: str = field(default_factory=default_model)
     min_instances: int = DEFAULT_MIN_INSTANCES
     max_instances: int = DEFAULT_MAX_INSTANCES
@@ -63,10 +64,6 @@ class DeploySpec:
     port: int = container.DEFAULT_PORT
     cpu: str = container.DEFAULT_CPU
     memory: str = container.DEFAULT_MEMORY
-
-    @property
-    def own_service(self) -> bool:
-        return bool(self.source or self.image)
 
     def validated(self) -> DeploySpec:
         """This spec if every value is usable, else a UsageError naming the first bad one."""
@@ -249,7 +246,3 @@ def _suggested(regions: tuple[str, ...], weights: Path | None) -> Suggested | No
             raise UsageError("--weights applies only with --regions suggest:K.")
         return None
     return suggest.for_deploy(k, weights)
-
-
-def with_overrides(spec: DeploySpec, **changes: Any) -> DeploySpec:
-    return replace(spec, **changes).validated()

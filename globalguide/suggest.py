@@ -16,7 +16,6 @@ from globalguide.errors import UsageError
 MAX_K = 10
 DEFAULT_CITIES_TOP = 100
 MAX_CITIES_TOP = 1000
-TUTORIAL = ("us-central1", "europe-west1", "asia-northeast1")  # the tutorial's three
 _SPEC = re.compile(r"suggest:(\d{1,2})")
 
 
@@ -33,7 +32,7 @@ def constraints(
 ) -> Constraints:
     """The candidate regions: every Cloud Run region, or only those serving ``model``
     in-region (the table deploy uses), minus the excluded; UsageError for a bad name."""
-    from globalguide.models import MODELS
+    from globalguide.gemini_catalog import MODELS
 
     required = tuple(sorted({_region(r, "--require") for r in require}))
     excluded = tuple(sorted({_region(r, "--exclude") for r in exclude}))
@@ -126,7 +125,7 @@ def document(
                         "excluded": list(rules.excluded), "candidates": len(rules.candidates)},
         "regions": best[-1]["regions"],
         "best": best,
-        "baseline": {"name": "tutorial", **figures(TUTORIAL, demand)},
+        "baseline": {"name": "tutorial", **figures(geo.DEFAULT_REGIONS, demand)},
     }  # fmt: skip
     if current:
         doc["current"] = figures(current, demand)

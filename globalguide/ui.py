@@ -31,11 +31,6 @@ class UI:
         """A progress or status line for people (stderr)."""
         self.err.print(escape(text))
 
-    def rich(self, renderable: Any) -> None:
-        """Human output that is the command's result (stdout), never with --json."""
-        if not self.json_output:
-            self.out.print(renderable)
-
     def result(self, document: Any, human: Any | None = None) -> None:
         """The command's result: the JSON document with --json, else ``human``."""
         if self.json_output:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from google.api_core import exceptions as gexc
 
 from globalguide.cloud.clients import CloudClients
-from globalguide.cloud.plan import CREATE, DELETE, REPAIR, UPDATE, Plan, Step
+from globalguide.cloud.plan import DELETE, Plan, Step
 from globalguide.cloud.propagation import Propagation, Wait
 from globalguide.cloud.resources import Context, OperationFailed, Unhealthy
 from globalguide.errors import CloudError, GlobalGuideError
@@ -87,7 +87,6 @@ class ApplyResult:
     done: list[Step]
     failed: dict[str, BaseException]
     skipped: list[Step]
-    mutating_steps: int
 
     @property
     def ok(self) -> bool:
@@ -223,8 +222,7 @@ class Executor:
                     else:
                         failed[s.key] = error
                         self.listener(StepEvent(s, "failed", elapsed, detail=_short(error)))
-        mutating = sum(1 for s in todo.values() if s.action in (CREATE, UPDATE, REPAIR, DELETE))
-        return ApplyResult(done, failed, skipped, mutating)
+        return ApplyResult(done, failed, skipped)
 
 
 def _short(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from globalguide.cloud.names import Names
-from globalguide.cloud.plan import ABSENT, Plan, desired_resources
+from globalguide.cloud.plan import ABSENT, Plan, resource_graph
 
 _REGIONAL = ("run-service", "neg")
 
@@ -29,9 +29,7 @@ def missing_resources(plan: Plan, context: Any) -> list[str]:
     ) or list(spec.regions)  # fmt: skip
     names = Names(spec.name, spec.project)
     https = any(k.endswith(f"/{names.https_rule}") for k in present)
-    wanted, _ = desired_resources(
-        replace(spec, regions=tuple(regions), domain="x.invalid" if https else None), context
-    )
+    wanted, _ = resource_graph(replace(spec, regions=tuple(regions)), context, https=https)
     missing = []
     for resource in wanted:
         if resource.kind in ("image", "certificate") or resource.key in present:

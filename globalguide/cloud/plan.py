@@ -5,19 +5,18 @@ unchanged, delete). ``repair`` is a resource that exists but is not healthy (a C
 service whose Ready condition is False): the step carries the reason. Steps carry the keys
 of the steps they wait for, so the executor can run everything else at the same time.
 Teardown is the same machinery with nothing desired: every resource named for the
-deployment, wherever it is, becomes a delete.
+deployment, wherever it is, becomes a delete. The planner reads what exists through a
+``RemoteState`` (cloud/remote_state.py) it is given.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from google.api_core import exceptions as gexc
-
 from globalguide.cloud.clients import CloudClients
-from globalguide.cloud.names import LABEL_KEY, Names
+from globalguide.cloud.names import Names
+from globalguide.cloud.remote_state import CloudState, RemoteState
 from globalguide.cloud.resources import (
     BackendService,
     BucketReadGrant,
@@ -41,9 +40,8 @@ from globalguide.cloud.resources import (
     TargetHttpProxy,
     TargetHttpsProxy,
     UrlMap,
-    api_disabled,
 )
-from globalguide.models import vertex_location
+from globalguide.gemini_catalog import vertex_location
 from globalguide.spec import DeploySpec
 
 CREATE, UPDATE, UNCHANGED, DELETE, ABSENT = "create", "update", "unchanged", "delete", "absent"
@@ -55,7 +53,6 @@ PAST_TENSE = {
     UNCHANGED: "unchanged",
     DELETE: "deleted",
 }
-READ_WORKERS = 8
 _BUILD_IDENTITY = (BuildAccount, BuildLogRoles, BucketReadGrant, RepositoryPushGrant)
 
 
@@ -109,8 +106,17 @@ def repo_region(spec: DeploySpec) -> str:
 
 
 def desired_resources(spec: DeploySpec, context: Any) -> tuple[list[Resource], Image | None]:
-    """Every resource of the deployment, with the keys each one references. With
-    ``--image`` (``context`` None) nothing is built: no image, bucket or build identity."""
+    """Every resource ``spec`` asks for, with the keys each one references. With ``--image``
+    (``context`` None) nothing is built: no image, bucket or build identity."""
+    return resource_graph(spec, context, https=spec.domain is not None)
+
+
+def resource_graph(
+    spec: DeploySpec, context: Any, *, https: bool
+) -> tuple[list[Resource], Image | None]:
+    """The deployment's resources in ``spec``'s regions, with the HTTPS front (``https``) or
+    without it. With ``https`` and no ``spec.domain``, the front is the one to look for and
+    delete, whatever domain its certificate was made for."""
     names = Names(spec.name, spec.project)
     apis = EnabledApis(names)
     repo = Repository(names, names.repository, repo_region(spec))
@@ -163,7 +169,7 @@ def desired_resources(spec: DeploySpec, context: Any) -> tuple[list[Resource], I
     url_map.depends_on = [backend.key]
     resources += [backend, url_map]
 
-    if spec.domain:
+    if https:
         redirect = RedirectUrlMap(names, names.redirect_url_map)
         redirect.depends_on = [apis.key]
         http_proxy = TargetHttpProxy(names, names.redirect_url_map)
@@ -195,18 +201,17 @@ def every_possible_resource(
     spec: DeploySpec, context: Any, regions: set[str], repo_regions: set[str] = frozenset()
 ) -> list[Resource]:
     """The deployment's resources in ``regions`` (repositories in ``repo_regions`` too), with
-    and without --domain: what a teardown or a sweep must look for."""
-    from dataclasses import replace
-
+    the HTTPS front whether or not --domain is given: what a teardown or a sweep must look
+    for."""
     first = repo_region(spec)
     ordered = (first, *sorted(set(regions) - {first}))
     # The build resources too: an earlier deploy may have built what this one would not.
-    with_domain = replace(spec, regions=ordered, domain=spec.domain or "x.invalid", image=None)
+    everywhere = replace(spec, regions=ordered, image=None)
     if context is None:
         from globalguide.cloud.source import service_context
 
         context = service_context()
-    resources, _ = desired_resources(with_domain, context)
+    resources, _ = resource_graph(everywhere, context, https=True)
     names = Names(spec.name, spec.project)
     known = {r.region for r in resources if r.kind == "repository"}
     for region in sorted(set(repo_regions) - known):
@@ -214,72 +219,6 @@ def every_possible_resource(
         extra.depends_on = [EnabledApis(names).key]
         resources.append(extra)
     return resources
-
-
-def read_all(resources: list[Resource], clients: CloudClients) -> dict[str, Any]:
-    """Current state of each resource, read in parallel."""
-    with ThreadPoolExecutor(max_workers=READ_WORKERS, thread_name_prefix="read") as pool:
-        results = pool.map(lambda r: (r.key, r.read(clients)), resources)
-        return dict(results)
-
-
-@dataclass(frozen=True)
-class Found:
-    """Where the deployment has regional resources, as the cloud itself says."""
-
-    regions: frozenset[str]  # a Cloud Run service or serverless NEG of the deployment
-    repositories: frozenset[str]  # an image repository of the deployment
-
-
-def discover(spec: DeploySpec, clients: CloudClients) -> Found:
-    """Every Cloud Run region is asked, in parallel, for the deployment's service and
-    image repository (Cloud Run v2 refuses the "-" all-locations wildcard); serverless
-    NEGs come from one aggregated list."""
-    from globalguide import geo
-
-    names = Names(spec.name, spec.project)
-
-    def ignore_missing(call: Any) -> Any:
-        try:
-            return call()
-        except gexc.GoogleAPICallError as exc:
-            if isinstance(exc, gexc.NotFound) or api_disabled(exc):
-                return None
-            raise
-
-    def service_in(region: str) -> bool:
-        service = ignore_missing(
-            lambda: clients.run_services.get_service(
-                name=f"projects/{spec.project}/locations/{region}/services/{names.service}"
-            )
-        )
-        return service is not None and service.labels.get(LABEL_KEY) == spec.name
-
-    def repository_in(region: str) -> bool:
-        repo = ignore_missing(
-            lambda: clients.artifact_registry.get_repository(
-                name=f"projects/{spec.project}/locations/{region}/repositories/{names.repository}"
-            )
-        )
-        return repo is not None and repo.labels.get(LABEL_KEY) == spec.name
-
-    regions = sorted(geo.REGIONS)
-    with ThreadPoolExecutor(max_workers=READ_WORKERS * 2, thread_name_prefix="discover") as pool:
-        with_service = pool.map(service_in, regions)
-        with_repo = pool.map(repository_in, regions)
-        found = {r for r, yes in zip(regions, with_service, strict=True) if yes}
-        repos = {r for r, yes in zip(regions, with_repo, strict=True) if yes}
-
-    def negs() -> None:
-        for scope, listing in clients.network_endpoint_groups.aggregated_list(
-            request={"project": spec.project, "filter": f'name = "{names.neg}"'}
-        ):
-            for neg in listing.network_endpoint_groups:
-                if neg.name == names.neg and scope.startswith("regions/"):
-                    found.add(scope.split("/", 1)[1])
-
-    ignore_missing(negs)
-    return Found(frozenset(found), frozenset(repos))
 
 
 def _link_waits(steps: list[Step]) -> None:
@@ -312,80 +251,97 @@ def _serve_before_routing(steps: list[Step]) -> None:
     backend.resource.depends_on = [*backend.resource.depends_on, *services]
 
 
-def plan_deploy(spec: DeploySpec, clients: CloudClients, context: Any) -> Plan:
-    resources, image = desired_resources(spec, context)
-    wanted = {r.key for r in resources}
-    stale_regions = discover(spec, clients).regions - set(spec.regions)
-    candidates = every_possible_resource(spec, context, set(spec.regions) | stale_regions)
-    # Resources of the deployment that are no longer wanted: other regions, or the HTTPS
-    # part after --domain was dropped. Teardown removes the rest.
-    # Images stay, and with --image after a build, the build's identity too.
-    obsolete = [
-        r
-        for r in candidates
-        if r.key not in wanted
-        and r.deletable
-        and r.kind not in ("image", "repository", "bucket")
-        and not isinstance(r, _BUILD_IDENTITY)
-    ]
-    current = read_all(resources + obsolete, clients)
-    steps = []
-    for r in resources:
-        now = current[r.key]
-        reason = r.problem(now) if now is not None else None
-        if now is None:
-            action = CREATE
-        elif reason:
-            action = REPAIR
+class Planner:
+    """Plans from what ``remote`` says exists; it changes nothing."""
+
+    def __init__(self, remote: RemoteState) -> None:
+        self.remote = remote
+
+    def deploy(self, spec: DeploySpec, context: Any) -> Plan:
+        resources, image = desired_resources(spec, context)
+        wanted = {r.key for r in resources}
+        stale_regions = self.remote.find(spec).regions - set(spec.regions)
+        candidates = every_possible_resource(spec, context, set(spec.regions) | stale_regions)
+        # Resources of the deployment that are no longer wanted: other regions, or the HTTPS
+        # part after --domain was dropped. Teardown removes the rest.
+        # Images stay, and with --image after a build, the build's identity too.
+        obsolete = [
+            r
+            for r in candidates
+            if r.key not in wanted
+            and r.deletable
+            and r.kind not in ("image", "repository", "bucket")
+            and not isinstance(r, _BUILD_IDENTITY)
+        ]
+        current = self.remote.read(resources + obsolete)
+        steps = []
+        for r in resources:
+            now = current[r.key]
+            reason = r.problem(now) if now is not None else None
+            if now is None:
+                action = CREATE
+            elif reason:
+                action = REPAIR
+            else:
+                action = UNCHANGED if r.same(now) else UPDATE
+            steps.append(Step(r, action, now, reason=reason))
+        for r in obsolete:
+            if current[r.key] is not None:
+                steps.append(Step(r, DELETE, current[r.key]))
+        _serve_before_routing(steps)
+        _link_waits(steps)
+        locations = {region: vertex_location(spec.model, region) for region in spec.regions}
+        return Plan(spec, steps, image, locations)
+
+    def teardown(self, spec: DeploySpec, context: Any, *, keep_images: bool) -> Plan:
+        found = self.remote.find(spec)
+        candidates = [
+            r
+            for r in every_possible_resource(
+                spec, context, found.regions | set(spec.regions), found.repositories
+            )
+            if r.deletable
+        ]
+        if keep_images:
+            candidates = [r for r in candidates if r.kind not in ("image", "repository")]
         else:
-            action = UNCHANGED if r.same(now) else UPDATE
-        steps.append(Step(r, action, now, reason=reason))
-    for r in obsolete:
-        if current[r.key] is not None:
-            steps.append(Step(r, DELETE, current[r.key]))
-    _serve_before_routing(steps)
-    _link_waits(steps)
-    locations = {region: vertex_location(spec.model, region) for region in spec.regions}
-    return Plan(spec, steps, image, locations)
+            # Every image of the deployment goes with its repository, whatever its tag.
+            candidates = [r for r in candidates if r.kind != "image"]
+        current = self.remote.read(candidates)
+        steps = [
+            Step(r, DELETE if r.present(current[r.key]) else ABSENT, current[r.key])
+            for r in candidates
+        ]
+        _link_waits(steps)
+        return Plan(spec, steps)
+
+    def status(self, spec: DeploySpec, context: Any) -> Plan:
+        """What exists of the deployment, for `status`: every possible resource, read."""
+        found = self.remote.find(spec)
+        candidates = [
+            r
+            for r in every_possible_resource(
+                spec, context, found.regions | set(spec.regions), found.repositories
+            )
+            if r.kind != "image"
+        ]
+        current = self.remote.read(candidates)
+        steps = [
+            Step(r, UNCHANGED if r.present(current[r.key]) else ABSENT, current[r.key])
+            for r in candidates
+        ]
+        return Plan(spec, steps)
+
+
+def plan_deploy(spec: DeploySpec, clients: CloudClients, context: Any) -> Plan:
+    return Planner(CloudState(clients)).deploy(spec, context)
 
 
 def plan_teardown(
     spec: DeploySpec, clients: CloudClients, context: Any, *, keep_images: bool
 ) -> Plan:
-    found = discover(spec, clients)
-    candidates = [
-        r
-        for r in every_possible_resource(
-            spec, context, found.regions | set(spec.regions), found.repositories
-        )
-        if r.deletable
-    ]
-    if keep_images:
-        candidates = [r for r in candidates if r.kind not in ("image", "repository")]
-    else:
-        # Every image of the deployment goes with its repository, whatever its tag.
-        candidates = [r for r in candidates if r.kind != "image"]
-    current = read_all(candidates, clients)
-    steps = [
-        Step(r, DELETE if r.present(current[r.key]) else ABSENT, current[r.key]) for r in candidates
-    ]
-    _link_waits(steps)
-    return Plan(spec, steps)
+    return Planner(CloudState(clients)).teardown(spec, context, keep_images=keep_images)
 
 
 def plan_status(spec: DeploySpec, clients: CloudClients, context: Any) -> Plan:
-    """What exists of the deployment, for `status`: every possible resource, read."""
-    found = discover(spec, clients)
-    candidates = [
-        r
-        for r in every_possible_resource(
-            spec, context, found.regions | set(spec.regions), found.repositories
-        )
-        if r.kind != "image"
-    ]
-    current = read_all(candidates, clients)
-    steps = [
-        Step(r, UNCHANGED if r.present(current[r.key]) else ABSENT, current[r.key])
-        for r in candidates
-    ]
-    return Plan(spec, steps)
+    return Planner(CloudState(clients)).status(spec, context)

@@ -169,8 +169,7 @@ def _request_line(raw: bytes) -> tuple[str, str, str]:
     parts = raw[:-2].split(b" ")
     if len(parts) != 3:  # HTTP/0.9 ("GET /"), or stray spaces
         raise Refused(400)
-    method_b, target_b, version_b = parts
-    if _TARGET_BAD.search(target_b):
+    if _TARGET_BAD.search(parts[1]):
         raise Refused(400)
     method, target, version = (p.decode("latin-1") for p in parts)
     if not _TOKEN.fullmatch(method) or _METHOD_BAD.search(method) or not 3 <= len(method) <= 20:

@@ -75,7 +75,7 @@ def test_constraints_hold_and_the_table_shows_every_k():
         "regions", "suggest", "-k", "4", "--model", "gemini-2.5-flash",
         "--require", "europe-west1", "--exclude", "asia-east2", "--exclude", "asia-south1",
     )  # fmt: skip
-    from globalguide.models import MODELS
+    from globalguide.gemini_catalog import MODELS
 
     for row in document["best"]:
         assert "europe-west1" in row["regions"]

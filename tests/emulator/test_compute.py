@@ -187,7 +187,8 @@ def test_full_chain_reads_back_as_the_real_api_shows_it(enabled, emu):
     assert rule.creation_timestamp and rule.label_fingerprint
 
     assert emu.compute.get("forwardingRules", "global/forwardingRules/fr")["name"] == "fr"
-    assert emu.compute.address_of(rule.self_link)["name"] == "ip"
+    address = c.global_addresses.get(project=P, address="ip")
+    assert address.status == "IN_USE" and list(address.users) == [rule.self_link]
 
 
 def test_wrong_delete_order_fails_and_right_order_succeeds(enabled, emu):

@@ -4,14 +4,14 @@ after them, bindings before the account."""
 from __future__ import annotations
 
 from globalguide.cloud import plan as planning
-from globalguide.cloud.names import RUNTIME_ROLES, Names
+from globalguide.cloud.names import Names
 from globalguide.cloud.plan import CREATE, DELETE
-from tests.unit.test_plan import as_deployed, context, fake_remote, spec  # noqa: F401
+from globalguide.cloud.resources import Context, RuntimeRoles
+from tests.unit.test_plan import as_deployed, context, planner, spec  # noqa: F401
 
 
-def test_services_wait_for_their_account_and_its_roles(monkeypatch, spec, context):  # noqa: F811
-    fake_remote(monkeypatch, {})
-    p = planning.plan_deploy(spec, None, context)
+def test_services_wait_for_their_account_and_its_roles(spec, context):  # noqa: F811
+    p = planner({}).deploy(spec, context)
     account = p.step("service-account/global/" + Names(spec.name, spec.project).runtime_account_id)
     roles = p.step("iam-binding/global/runtime-roles")
     assert account.action == roles.action == CREATE
@@ -26,13 +26,11 @@ def test_services_wait_for_their_account_and_its_roles(monkeypatch, spec, contex
 
 
 def test_teardown_removes_services_then_bindings_then_the_account(
-    monkeypatch,
     spec,  # noqa: F811
     context,  # noqa: F811
 ):
     resources, _ = planning.desired_resources(spec, context)
-    fake_remote(monkeypatch, as_deployed(resources))
-    p = planning.plan_teardown(spec, None, context, keep_images=False)
+    p = planner(as_deployed(resources)).teardown(spec, context, keep_images=False)
     by_kind: dict[str, list] = {}
     for s in p.steps:
         by_kind.setdefault(s.resource.kind, []).append(s)
@@ -43,5 +41,35 @@ def test_teardown_removes_services_then_bindings_then_the_account(
     assert all(s.key in roles.waits_for for s in by_kind["run-service"])
 
 
-def test_only_the_needed_roles():
-    assert set(RUNTIME_ROLES) == {"roles/aiplatform.user", "roles/logging.logWriter"}
+class PolicyStore:
+    """A project's IAM policy behind get/set, as the Resource Manager client serves it."""
+
+    def __init__(self, policy) -> None:
+        self.policy = policy
+
+    def get_iam_policy(self, request):
+        from google.iam.v1 import policy_pb2
+
+        copy = policy_pb2.Policy()
+        copy.CopyFrom(self.policy)
+        return copy
+
+    def set_iam_policy(self, request):
+        self.policy = request["policy"]
+        return self.policy
+
+
+def test_the_runtime_account_is_granted_what_a_service_needs_and_no_more(spec):  # noqa: F811
+    from types import SimpleNamespace
+
+    from google.iam.v1 import policy_pb2
+
+    someone = policy_pb2.Binding(role="roles/editor", members=["user:someone@example.com"])
+    store = PolicyStore(policy_pb2.Policy(version=1, bindings=[someone]))
+    roles = RuntimeRoles(Names(spec.name, spec.project))
+    roles.create(Context(SimpleNamespace(projects=store)))
+    granted = {b.role for b in store.policy.bindings if roles.member in b.members}
+    # Calling Gemini and writing logs: nothing that could change the project.
+    assert granted == {"roles/aiplatform.user", "roles/logging.logWriter"}
+    assert someone in store.policy.bindings
+    assert roles.same(roles.read(SimpleNamespace(projects=store)))

@@ -6,7 +6,7 @@ import pytest
 
 from globalguide import demand, geo, placement, suggest
 from globalguide.errors import UsageError
-from globalguide.models import MODELS
+from globalguide.gemini_catalog import MODELS
 from globalguide.spec import build_spec
 
 

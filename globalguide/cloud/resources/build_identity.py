@@ -44,11 +44,6 @@ class BuildAccount(RuntimeAccount):
     def email(self) -> str:
         return self.names.build_account
 
-    @property
-    def resource_name(self) -> str:
-        """The form Cloud Build's ``serviceAccount`` field takes."""
-        return f"projects/{self.project}/serviceAccounts/{self.email}"
-
     purpose = "build"
     identity_of = "the image builds"
 

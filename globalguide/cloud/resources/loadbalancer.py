@@ -340,7 +340,9 @@ class ManagedCertificate(_Compute):
     resource_field = "ssl_certificate_resource"
     request_name_field = "ssl_certificate"
 
-    def __init__(self, names: Names, domain: str) -> None:
+    def __init__(self, names: Names, domain: str | None) -> None:
+        """``domain`` None: the deployment's certificate, whatever domain it names (to read
+        or delete it; it has nothing to create)."""
         super().__init__(names, names.certificate)
         self.domain = domain
 

@@ -6,8 +6,8 @@ segment. Every mutating call returns a compute ``Operation`` (global, regional o
 the real API does) that ``google.api_core.extended_operation`` polls with the matching
 ``*OperationsClient.get``.
 
-Read accessors for the data plane: :meth:`API.get`, :meth:`API.list`,
-:meth:`API.address_of`; it writes probe VM output with :meth:`API.append_serial_output`.
+Read accessors for the data plane: :meth:`API.get` and :meth:`API.list`; it writes probe
+VM output with :meth:`API.append_serial_output`.
 The API calls ``emulator.dataplane.sync_edges()`` after every change that can alter a live
 edge, and ``emulator.dataplane.on_instance_running(instance)`` when a VM reaches RUNNING.
 """
@@ -180,12 +180,6 @@ class API(Crud):
         with self.emulator.lock:
             self._prune()
             return [self._render(kind, r) for r in self.state.items[kind].values()]
-
-    def address_of(self, rule_link: str) -> dict[str, Any] | None:
-        """The address resource a forwarding rule serves on, if it names one."""
-        with self.emulator.lock:
-            link = self.state.rule_address.get(rule_link)
-            return None if link is None else self.get("addresses", link)
 
     def append_serial_output(self, instance_self_link: str, text: str) -> bool:
         """Append to an instance's serial port 1 output; False if the instance is gone."""

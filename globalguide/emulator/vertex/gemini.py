@@ -9,7 +9,7 @@ and the same paths under ``/_from/<caller_region>/``, so that a regional service
 ``GEMINI_BASE_URL`` is ``http://127.0.0.1:PORT/_from/us-central1/`` tells the fake where it
 calls from (google-genai appends ``v1beta1/projects/...`` to the base URL's path).
 
-It knows which models exist and where (:mod:`globalguide.models`): any other model, or a
+It knows which models exist and where (:mod:`globalguide.gemini_catalog`): any other model, or a
 model in a location that does not serve it, answers 404 NOT_FOUND as Vertex does. Thinking
 models spend thinking tokens before they answer, from the same ``maxOutputTokens`` as the
 answer (python-genai issue #2062): when the limit runs out the answer is cut, or empty, with
@@ -36,7 +36,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from globalguide import models
+from globalguide import gemini_catalog
 from globalguide.emulator.core.routing import ApiError, Route, bad_request, json_response, read_json
 
 API = "aiplatform"
@@ -184,7 +184,7 @@ class FakeGemini:
                 status="UNAUTHENTICATED",
             )
         body = read_json(request)
-        known = models.model(model)
+        known = gemini_catalog.model(model)
         call = {
             "model": model,
             "location": location,
@@ -311,7 +311,7 @@ def _validate(body: dict[str, Any]) -> int:
     return _DEFAULT_MAX_OUTPUT_TOKENS if max_tokens is None else max_tokens
 
 
-def _thoughts(body: dict[str, Any], known: models.GeminiModel) -> int:
+def _thoughts(body: dict[str, Any], known: gemini_catalog.GeminiModel) -> int:
     """Check the thinking configuration as Vertex does; the thinking tokens it leads to."""
     config = _thinking_config(body) or {}
     if not isinstance(config, dict):
@@ -337,10 +337,10 @@ def _thoughts(body: dict[str, Any], known: models.GeminiModel) -> int:
                 f"Learn more: {_LEARN_MORE}"
             )
         return THOUGHTS_BY_LEVEL[level]
-    if budget is None or budget == models.DYNAMIC_BUDGET:
+    if budget is None or budget == gemini_catalog.DYNAMIC_BUDGET:
         if known.takes_levels:
             return THOUGHTS_BY_LEVEL[known.default_level or "HIGH"]
-        return min(AUTOMATIC_THOUGHTS, models.AUTOMATIC_BUDGET_CAP)
+        return min(AUTOMATIC_THOUGHTS, gemini_catalog.AUTOMATIC_BUDGET_CAP)
     low, high = known.budget_range
     if not isinstance(budget, int) or isinstance(budget, bool):
         raise bad_request(

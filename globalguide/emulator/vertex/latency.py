@@ -4,7 +4,7 @@ calling region to where a Vertex location is served."""
 from __future__ import annotations
 
 from globalguide import geo
-from globalguide.models import GEMINI_REGIONS
+from globalguide.gemini_catalog import GEMINI_REGIONS
 
 # Modelled Gemini Flash timing. Public measurements of Flash-class models on Vertex put the
 # time to first token around a few hundred milliseconds and output at roughly 150-250
