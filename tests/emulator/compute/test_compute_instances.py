@@ -6,7 +6,7 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.cloud import compute_v1
 
-from tests.emulator.test_compute import LINK, P
+from tests.emulator.compute.test_compute import LINK, P
 
 ZONE = "europe-west1-b"
 IMAGE = "projects/debian-cloud/global/images/family/debian-12"

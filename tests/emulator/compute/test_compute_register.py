@@ -18,8 +18,7 @@ from globalguide.cloud.resources.loadbalancer import (
     UrlMap,
 )
 from globalguide.emulator.compute.state import EMPTY_LABELS_FINGERPRINT
-from tests.emulator.conftest import requests_log
-from tests.emulator.test_compute import (
+from tests.emulator.compute.test_compute import (
     REGIONS,
     P,
     backend_service,
@@ -30,6 +29,7 @@ from tests.emulator.test_compute import (
     neg_link,
     serverless_neg,
 )
+from tests.emulator.conftest import requests_log
 
 TIMEOUT_REFUSED = (
     "Invalid value for field 'resource.timeoutSec': '60'. Timeout sec is not supported for a "
@@ -510,7 +510,7 @@ def test_rule_address_must_have_the_rules_ip_version(chain):
 
 # ------------------------------------------------------------------ probe VM metadata
 def test_metadata_value_and_total_size_limits(enabled):
-    from tests.emulator.test_compute_instances import create
+    from tests.emulator.compute.test_compute_instances import create
 
     big = compute_v1.Metadata(items=[compute_v1.Items(key="startup-script", value="x" * 262_145)])
     err = bad(create, enabled, metadata=big)

@@ -11,7 +11,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import compute_v1
 
 from globalguide.emulator.session import bearer
-from tests.emulator.test_compute import (
+from tests.emulator.compute.test_compute import (
     GEO_HEADER,
     REGIONS,
     P,

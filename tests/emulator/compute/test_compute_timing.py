@@ -14,8 +14,8 @@ from globalguide.cloud.clients import CloudClients
 from globalguide.emulator.core.operations import FaultInjector
 from globalguide.emulator.server import Emulator, EmulatorConfig, EmulatorServer
 from globalguide.emulator.session import bearer
-from tests.emulator.test_compute import P, backend_service, serverless_neg
-from tests.emulator.test_compute_instances import ZONE, instance
+from tests.emulator.compute.test_compute import P, backend_service, serverless_neg
+from tests.emulator.compute.test_compute_instances import ZONE, instance
 
 DONE = compute_v1.Operation.Status.DONE
 REGIONS = ("us-central1", "europe-west1", "asia-northeast1")
