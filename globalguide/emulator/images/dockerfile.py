@@ -1,49 +1,32 @@
-"""A local, content-addressed container image store and a Dockerfile interpreter.
-
-Cloud Build in the emulator turns an uploaded source tarball into an :class:`Image`: a
-directory holding the filesystem the container would see, plus the config a container
-runtime reads (command, environment, working directory, user). The data plane starts a
-revision from it with this machine's Python interpreter.
+"""The Dockerfile interpreter of the emulator's image builder.
 
 The Dockerfile is interpreted honestly for the subset that shapes the filesystem and the
 config: FROM (recorded), ARG, ENV, WORKDIR, COPY/ADD from the context, USER, EXPOSE,
 LABEL, CMD, ENTRYPOINT, plus metadata-only VOLUME, STOPSIGNAL, HEALTHCHECK, MAINTAINER.
-RUN lines are interpreted by :mod:`image_run`: ``pip install`` runs into the image's own
+RUN lines are interpreted by :mod:`run_steps`: ``pip install`` runs into the image's own
 Python environment (a venv on this machine's interpreter), ``mkdir`` makes directories,
 OS-level commands are recorded; the base image's OS is not recreated. Anything else
 (another RUN command, SHELL, ONBUILD, multi-stage builds, ADD from a URL or of an archive)
 fails the build with a message naming the line.
-
-The digest is the sha256 of a canonical manifest that names the config and a digest over
-every file's path, mode and content: the same context and Dockerfile give the same digest.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
 import re
 import shlex
 import shutil
 import stat
-import sys
-import tarfile
-import threading
-import time
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from globalguide.emulator import image_run
+from globalguide.emulator.images import run_steps
+from globalguide.emulator.images.context import context_path, join
+from globalguide.emulator.images.dockerignore import DockerIgnore
+from globalguide.emulator.images.image import ImageBuildError
 
-MAX_CONTEXT_FILES = 20_000
-MAX_CONTEXT_BYTES = 256 * 1024 * 1024  # uncompressed
-MAX_DOCKERFILE_BYTES = 1024 * 1024
-
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
 # A docker image reference: [host[:port]/]path[:tag][@digest]. Source: the reference
 # grammar of distribution/reference (reference.go), which `docker build` applies to FROM.
 _REFERENCE = re.compile(
@@ -56,265 +39,12 @@ _REFERENCE = re.compile(
 _VAR = re.compile(
     r"\\\$|\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
 )
-_PYTHON = re.compile(r"(?:.*/)?python(?:3(?:\.\d+)?)?\Z")
 _ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
-_IGNORED_COPY_FLAGS = {"--chown", "--link", "--parents", "--exclude", "--checksum"}
+# COPY/ADD flags that change nothing the emulator's image holds (ownership, layering).
+_IGNORED_COPY_FLAGS = frozenset(
+    {"--chown", "--link", "--parents", "--exclude", "--checksum", "--keep-git-dir"}
+)
 _METADATA_ONLY = {"VOLUME", "STOPSIGNAL", "HEALTHCHECK", "MAINTAINER"}
-
-
-class ImageBuildError(Exception):
-    """The build cannot produce an image; the message says why, as docker would."""
-
-
-@dataclass(frozen=True)
-class Image:
-    """A built image: its filesystem root and the config a runtime reads.
-
-    ``cmd`` is the full argv the container starts with (ENTRYPOINT followed by CMD, as
-    docker combines them); ``entrypoint`` and ``docker_cmd`` keep the two parts.
-    """
-
-    digest: str
-    root: Path
-    cmd: list[str]
-    env: dict[str, str]
-    workdir: str
-    user: str | None
-    entrypoint: list[str] = field(default_factory=list)
-    docker_cmd: list[str] = field(default_factory=list)
-    exposed_ports: list[str] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)
-    base: str = ""
-    runs: list[str] = field(default_factory=list)
-    size_bytes: int = 0
-    created: float = 0.0
-    python: str | None = None  # the image's own interpreter (a path in the image), if any
-
-    @property
-    def workdir_path(self) -> Path:
-        """Where the process starts: the image's WORKDIR inside its root."""
-        return self.root / self.workdir.lstrip("/")
-
-    def argv(self, interpreter: str | None = None) -> list[str]:
-        """``cmd`` with a leading ``python``, ``python3`` or ``pythonX.Y`` replaced."""
-        argv = list(self.cmd)
-        if argv and _PYTHON.match(argv[0]):
-            argv[0] = interpreter or sys.executable
-        return argv
-
-    def to_config(self) -> dict[str, Any]:
-        return {
-            "cmd": self.docker_cmd,
-            "entrypoint": self.entrypoint,
-            "env": self.env,
-            "workdir": self.workdir,
-            "user": self.user,
-            "exposedPorts": self.exposed_ports,
-            "labels": self.labels,
-            "base": self.base,
-            "runs": self.runs,
-            "python": self.python,
-        }
-
-
-class ImageStore:
-    """Images on disk under ``root``, one directory per digest."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self._lock = threading.Lock()
-        self._cache: dict[str, Image] = {}
-
-    # ------------------------------------------------------------------ public
-    def build(
-        self,
-        context_tar_gz: bytes,
-        dockerfile_name: str = "Dockerfile",
-        build_args: dict[str, str] | None = None,
-    ) -> Image:
-        """Build an image from a gzipped tarball of a build context."""
-        work = self.root / ".tmp" / uuid.uuid4().hex
-        context = work / "context"
-        rootfs = work / "rootfs"
-        try:
-            context.mkdir(parents=True)
-            rootfs.mkdir()
-            extract_context(context_tar_gz, context)
-            dockerfile = _context_path(context, dockerfile_name, what="Dockerfile")
-            if not dockerfile.is_file():
-                raise ImageBuildError(
-                    f"failed to read dockerfile: open {dockerfile_name}: no such file or directory"
-                )
-            if dockerfile.stat().st_size > MAX_DOCKERFILE_BYTES:
-                raise ImageBuildError("failed to read dockerfile: file too large")
-            text = dockerfile.read_text(encoding="utf-8", errors="replace")
-            try:
-                config = _Interpreter(context, rootfs, build_args or {}, self.root).run(text)
-                layer_digest, size = _tree_digest(rootfs)
-            except OSError as exc:
-                raise ImageBuildError(f"the image filesystem could not be written: {exc}") from exc
-            manifest = _manifest(config, layer_digest, size)
-            digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-            final = self._dir(digest)
-            with self._lock:
-                if not final.exists():
-                    final.mkdir(parents=True)
-                    os.replace(rootfs, final / "rootfs")
-                    meta = {
-                        "digest": digest,
-                        "config": config,
-                        "sizeBytes": size,
-                        "created": time.time(),
-                        "manifest": manifest.decode(),
-                    }
-                    (final / "image.json").write_text(json.dumps(meta, indent=1))
-                self._cache.pop(digest, None)
-            image = self.get(digest)
-            assert image is not None
-            return image
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-
-    def get(self, digest: str) -> Image | None:
-        if not isinstance(digest, str) or not _DIGEST.match(digest):
-            return None
-        with self._lock:
-            cached = self._cache.get(digest)
-            if cached is not None:
-                return cached
-            meta_path = self._dir(digest) / "image.json"
-            if not meta_path.is_file():
-                return None
-            meta = json.loads(meta_path.read_text())
-            image = _image_from_meta(meta, self._dir(digest) / "rootfs")
-            self._cache[digest] = image
-            return image
-
-    def delete(self, digest: str) -> bool:
-        if not isinstance(digest, str) or not _DIGEST.match(digest):
-            return False
-        with self._lock:
-            self._cache.pop(digest, None)
-            path = self._dir(digest)
-            if not path.exists():
-                return False
-            shutil.rmtree(path, ignore_errors=True)
-            return True
-
-    def digests(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(
-            "sha256:" + p.name for p in self.root.iterdir() if (p / "image.json").is_file()
-        )
-
-    def _dir(self, digest: str) -> Path:
-        return self.root / digest.split(":", 1)[1]
-
-
-def _image_from_meta(meta: dict[str, Any], rootfs: Path) -> Image:
-    config = meta["config"]
-    return Image(
-        digest=meta["digest"],
-        root=rootfs,
-        cmd=_effective_cmd(config["entrypoint"], config["cmd"]),
-        env=dict(config["env"]),
-        workdir=config["workdir"],
-        user=config["user"],
-        entrypoint=list(config["entrypoint"]),
-        docker_cmd=list(config["cmd"]),
-        exposed_ports=list(config["exposedPorts"]),
-        labels=dict(config["labels"]),
-        base=config["base"],
-        runs=list(config["runs"]),
-        python=config.get("python"),
-        size_bytes=int(meta.get("sizeBytes", 0)),
-        created=float(meta.get("created", 0.0)),
-    )
-
-
-def _effective_cmd(entrypoint: list[str], cmd: list[str]) -> list[str]:
-    if not entrypoint:
-        return list(cmd)
-    if entrypoint[:2] == ["/bin/sh", "-c"]:
-        return list(entrypoint)  # a shell-form ENTRYPOINT ignores CMD, as docker does
-    return list(entrypoint) + list(cmd)
-
-
-# --------------------------------------------------------------------- context
-
-
-def extract_context(data: bytes, dest: Path) -> None:
-    """Extract a .tar.gz build context into ``dest``, refusing anything unsafe.
-
-    Refused: absolute names, ``..`` components, links that leave the context, device
-    files, and contexts over the file-count or size bounds.
-    """
-    try:
-        tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:gz")
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise ImageBuildError(f"the build context is not a gzipped tarball: {exc}") from exc
-    total = 0
-    count = 0
-    with tar:
-        try:
-            for member in tar:
-                count += 1
-                if count > MAX_CONTEXT_FILES:
-                    raise ImageBuildError(
-                        f"the build context has more than {MAX_CONTEXT_FILES} entries"
-                    )
-                _check_member(member)
-                total += max(member.size, 0)
-                if total > MAX_CONTEXT_BYTES:
-                    raise ImageBuildError(
-                        f"the build context is larger than {MAX_CONTEXT_BYTES // (1024 * 1024)} MiB"
-                    )
-                if member.isdev() or member.isfifo():
-                    continue
-                tar.extract(member, dest, filter="data")
-        except tarfile.FilterError as exc:
-            raise ImageBuildError(f"unsafe entry in the build context: {exc}") from exc
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise ImageBuildError(f"the build context could not be read: {exc}") from exc
-
-
-def _check_member(member: tarfile.TarInfo) -> None:
-    name = member.name
-    path = PurePosixPath(name)
-    if name.startswith("/") or path.is_absolute():
-        raise ImageBuildError(f"unsafe entry in the build context: absolute path {name!r}")
-    if ".." in path.parts:
-        raise ImageBuildError(f"unsafe entry in the build context: {name!r} leaves the context")
-    if member.issym() or member.islnk():
-        target = PurePosixPath(member.linkname)
-        if member.linkname.startswith("/"):
-            raise ImageBuildError(
-                f"unsafe entry in the build context: link {name!r} points to an absolute path"
-            )
-        base = path.parent if member.issym() else PurePosixPath()
-        depth = 0
-        for part in (*base.parts, *target.parts):
-            if part == "..":
-                depth -= 1
-            elif part not in ("", "."):
-                depth += 1
-            if depth < 0:
-                raise ImageBuildError(
-                    f"unsafe entry in the build context: link {name!r} leaves the context"
-                )
-
-
-def _context_path(context: Path, relative: str, *, what: str) -> Path:
-    """A path inside the context; refuse one that leaves it."""
-    candidate = (context / relative.lstrip("/")).resolve()
-    root = context.resolve()
-    if candidate != root and root not in candidate.parents:
-        raise ImageBuildError(f"forbidden path outside the build context: {relative} ({what})")
-    return candidate
-
-
-# ------------------------------------------------------------------ dockerfile
 
 
 @dataclass
@@ -394,13 +124,15 @@ def _json_or_shell(rest: str) -> tuple[list[str], bool]:
     return ["/bin/sh", "-c", rest], False
 
 
-class _Interpreter:
+class Interpreter:
+    """Runs a Dockerfile's instructions into a root filesystem; ``run`` returns the config."""
+
     def __init__(
         self, context: Path, rootfs: Path, build_args: dict[str, str], store_root: Path
     ) -> None:
         self.store_root = store_root
         self.python: str | None = None  # set by the first pip install
-        self.pip_key = ""  # the hash of the pip installs so far (image_run)
+        self.pip_key = ""  # the hash of the pip installs so far (run_steps)
         self.context = context
         self.rootfs = rootfs
         self.build_args = build_args
@@ -416,7 +148,7 @@ class _Interpreter:
         self.runs: list[str] = []
         self.base = ""
         self.from_seen = False
-        self.ignore = _DockerIgnore.load(context)
+        self.ignore = DockerIgnore.load(context)
 
     def run(self, text: str) -> dict[str, Any]:
         instructions = parse_dockerfile(text)
@@ -561,8 +293,8 @@ class _Interpreter:
         argv, exec_form = _json_or_shell(ins.rest)
         self.runs.append(" ".join(argv) if exec_form else ins.rest)
         try:
-            image_run.run_line(self, ins.rest, ins.line, argv if exec_form else None)
-        except image_run.RunError as exc:
+            run_steps.run_line(self, ins.rest, ins.line, argv if exec_form else None)
+        except run_steps.RunError as exc:
             raise ImageBuildError(str(exc)) from None
 
     def _do_copy(self, ins: _Instruction) -> None:
@@ -630,14 +362,7 @@ class _Interpreter:
                     raise ImageBuildError(
                         f"Dockerfile line {ins.line}: invalid --chmod {value!r}"
                     ) from exc
-            elif name not in (
-                "--chown",
-                "--link",
-                "--parents",
-                "--exclude",
-                "--checksum",
-                "--keep-git-dir",
-            ):
+            elif name not in _IGNORED_COPY_FLAGS:
                 raise ImageBuildError(f"Dockerfile line {ins.line}: unknown flag: {name}")
         if rest.startswith("["):
             try:
@@ -652,7 +377,7 @@ class _Interpreter:
     def _match(self, src: str, line: int) -> list[Path]:
         root = self.context.resolve()
         relative = src.lstrip("/")
-        _context_path(self.context, relative, what="COPY source")
+        context_path(self.context, relative, what="COPY source")
         if _has_glob(relative):
             hits = [
                 p
@@ -688,13 +413,13 @@ class _Interpreter:
             dirnames[:] = [
                 d
                 for d in sorted(dirnames)
-                if not self.ignore.excluded(_join(rel_dir, d), directory=True)
+                if not self.ignore.excluded(join(rel_dir, d), directory=True)
                 or self.ignore.has_exceptions
             ]
             out_dir = dest / here.relative_to(src)
             out_dir.mkdir(parents=True, exist_ok=True)
             for name in sorted(filenames):
-                if self.ignore.excluded(_join(rel_dir, name)):
+                if self.ignore.excluded(join(rel_dir, name)):
                     continue
                 self._copy_file(here / name, out_dir / name, chmod)
 
@@ -713,117 +438,5 @@ class _Interpreter:
         os.chmod(dest, mode | stat.S_IRUSR | stat.S_IWUSR)
 
 
-def _join(directory: str, name: str) -> str:
-    return name if directory in ("", ".") else f"{directory}/{name}"
-
-
 def _has_glob(pattern: str) -> bool:
     return any(c in pattern for c in "*?[")
-
-
-class _DockerIgnore:
-    """The .dockerignore rules: glob patterns, ``**``, and ``!`` exceptions; last match wins."""
-
-    def __init__(self, rules: list[tuple[bool, re.Pattern[str]]]) -> None:
-        self.rules = rules
-        self.has_exceptions = any(negate for negate, _ in rules)
-
-    @classmethod
-    def load(cls, context: Path) -> _DockerIgnore:
-        path = context / ".dockerignore"
-        rules: list[tuple[bool, re.Pattern[str]]] = []
-        if path.is_file():
-            for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-                line = raw.strip()
-                if not line or line.startswith("#"):
-                    continue
-                negate = line.startswith("!")
-                pattern = line[1:].strip() if negate else line
-                pattern = "/".join(p for p in pattern.strip("/").split("/") if p not in ("", "."))
-                if pattern:
-                    rules.append((negate, _glob_regex(pattern)))
-        return cls(rules)
-
-    def excluded(self, rel_path: str, *, directory: bool = False) -> bool:
-        result = False
-        for negate, regex in self.rules:
-            if regex.match(rel_path) or any(regex.match(prefix) for prefix in _prefixes(rel_path)):
-                result = not negate
-        return result
-
-
-def _prefixes(rel_path: str) -> list[str]:
-    parts = rel_path.split("/")
-    return ["/".join(parts[:i]) for i in range(1, len(parts))]
-
-
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    out = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        else:
-            c = pattern[i]
-            if c == "*":
-                out.append("[^/]*")
-            elif c == "?":
-                out.append("[^/]")
-            else:
-                out.append(re.escape(c))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
-# --------------------------------------------------------------------- digests
-
-
-def _tree_digest(rootfs: Path) -> tuple[str, int]:
-    """A digest over every entry's path, type, mode and content; and the total size."""
-    h = hashlib.sha256()
-    size = 0
-    for dirpath, dirnames, filenames in os.walk(rootfs):
-        here = Path(dirpath)
-        rel = here.relative_to(rootfs).as_posix()
-        h.update(f"D {rel}\n".encode())
-        linked_dirs = sorted(d for d in dirnames if (here / d).is_symlink())
-        dirnames[:] = sorted(d for d in dirnames if d not in linked_dirs)
-        for name in sorted([*filenames, *linked_dirs]):
-            path = here / name
-            rel_name = _join(rel, name)
-            if path.is_symlink():
-                h.update(f"L {rel_name} {os.readlink(path)}\n".encode())
-                continue
-            mode = stat.S_IMODE(path.stat().st_mode)
-            content = hashlib.sha256()
-            with path.open("rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    content.update(chunk)
-                    size += len(chunk)
-            h.update(f"F {rel_name} {mode:o} {content.hexdigest()}\n".encode())
-    return "sha256:" + h.hexdigest(), size
-
-
-def _manifest(config: dict[str, Any], layer_digest: str, size: int) -> bytes:
-    config_bytes = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "digest": "sha256:" + hashlib.sha256(config_bytes).hexdigest(),
-            "size": len(config_bytes),
-        },
-        "layers": [
-            {
-                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "digest": layer_digest,
-                "size": size,
-            }
-        ],
-    }
-    return json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()

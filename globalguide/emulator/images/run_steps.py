@@ -1,4 +1,4 @@
-"""RUN steps of the emulator's image builder, and how a built image's commands resolve.
+"""RUN steps of the emulator's image builder.
 
 An image built from ``FROM python:*`` gets its own Python environment at ``/usr/local`` of
 its filesystem (where the python images keep theirs): a venv made with this machine's
@@ -31,9 +31,10 @@ import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from globalguide.emulator.images.image import PYTHON
+
 PIP_TIMEOUT_S = 600
 ENV_PATH = "/usr/local"  # the image's Python environment, inside its filesystem
-_PYTHON = re.compile(r"(?:.*/)?python(?:3(?:\.\d+)?)?\Z")
 _PIP = re.compile(r"(?:.*/)?pip(?:3(?:\.\d+)?)?\Z")
 _SHELL_OPERATORS = re.compile(r"\|\||[|<>`]|\$\(")
 # Commands that shape the operating system of a real image, not what this machine runs.
@@ -81,7 +82,7 @@ def _pip_args(argv: list[str]) -> list[str] | None:
     """The arguments after ``install`` when ``argv`` is a pip install, else None."""
     if _PIP.match(argv[0]):
         rest = argv[1:]
-    elif _PYTHON.match(argv[0]) and argv[1:3] == ["-m", "pip"]:
+    elif PYTHON.match(argv[0]) and argv[1:3] == ["-m", "pip"]:
         rest = argv[3:]
     else:
         return None
@@ -89,7 +90,7 @@ def _pip_args(argv: list[str]) -> list[str] | None:
 
 
 def _is_pip(argv: list[str]) -> bool:
-    return bool(_PIP.match(argv[0])) or (_PYTHON.match(argv[0]) and argv[1:3] == ["-m", "pip"])
+    return bool(_PIP.match(argv[0])) or (PYTHON.match(argv[0]) and argv[1:3] == ["-m", "pip"])
 
 
 def _run_command(builder: Any, argv: list[str], line: int) -> None:
@@ -102,7 +103,7 @@ def _run_command(builder: Any, argv: list[str], line: int) -> None:
             builder._in_root(target, line).mkdir(parents=True, exist_ok=True)
     elif name in RECORDED_ONLY or _is_pip(argv):
         return
-    elif _PYTHON.match(argv[0]) and argv[1:3] == ["-m", "compileall"]:
+    elif PYTHON.match(argv[0]) and argv[1:3] == ["-m", "compileall"]:
         return
     else:
         raise RunError(
@@ -220,47 +221,3 @@ def _portable_scripts(env_dir: Path) -> None:
         except OSError:
             continue
         script.write_bytes(b"#!/usr/bin/env python\n" + rest)
-
-
-# ------------------------------------------------------------------ running an image
-
-
-def image_python(image: Any) -> Path | None:
-    """The image's own interpreter (its environment's), if it has one."""
-    if not getattr(image, "python", None):
-        return None
-    path = image.root / image.python.lstrip("/")
-    return path if path.exists() else None
-
-
-def _python_script(path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            return b"python" in f.readline(256)
-    except OSError:
-        return False
-
-
-def resolve_argv(image: Any, argv: list[str]) -> list[str]:
-    """``argv`` as this machine runs it: ``python`` is the image's interpreter (else this
-    machine's); a console script (``uvicorn``, ``gunicorn``) found in the image's
-    environment or beside this machine's interpreter runs under the image's interpreter."""
-    if not argv:
-        return argv
-    python = str(image_python(image) or sys.executable)
-    if _PYTHON.match(argv[0]):
-        return [python, *argv[1:]]
-    if "/" not in argv[0]:
-        for bin_dir in (image.root / ENV_PATH.lstrip("/") / "bin", Path(sys.executable).parent):
-            script = bin_dir / argv[0]
-            if script.is_file() and _python_script(script):
-                return [python, str(script), *argv[1:]]
-    return argv
-
-
-def search_path(image: Any, path: str) -> str:
-    """PATH for a shell-form command: the image's environment, then this interpreter's."""
-    dirs = [str(Path(sys.executable).parent), path]
-    if image_python(image) is not None:
-        dirs.insert(0, str(image.root / ENV_PATH.lstrip("/") / "bin"))
-    return os.pathsep.join(dirs)
