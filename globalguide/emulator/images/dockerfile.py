@@ -190,10 +190,10 @@ class Interpreter:
     def _vars(self) -> dict[str, str]:
         return {**self.args, **self.env}
 
-    def _sub(self, text: str) -> str:
+    def sub(self, text: str) -> str:
         return _substitute(text, self._vars())
 
-    def _in_root(self, container_path: str, line: int) -> Path:
+    def in_root(self, container_path: str, line: int) -> Path:
         path = PurePosixPath(self.workdir) / container_path
         parts: list[str] = []
         for part in path.parts[1:]:
@@ -235,7 +235,7 @@ class Interpreter:
             if name in self.build_args:
                 self.args[name] = self.build_args[name]
             elif sep:
-                self.args[name] = self._sub(default)
+                self.args[name] = self.sub(default)
             elif name in self.global_args:
                 self.args[name] = self.global_args[name]
             else:
@@ -248,7 +248,7 @@ class Interpreter:
             name, _, value = rest.partition(" ")
             if not name or not value.strip():
                 raise ImageBuildError(f"Dockerfile line {ins.line}: ENV needs a name and value")
-            self.env[name] = self._sub(value.strip())
+            self.env[name] = self.sub(value.strip())
             return
         for word in shlex.split(rest, posix=True):
             name, sep, value = word.partition("=")
@@ -256,27 +256,27 @@ class Interpreter:
                 raise ImageBuildError(
                     f"Dockerfile line {ins.line}: ENV names can not be blank ({word!r})"
                 )
-            self.env[name] = self._sub(value)
+            self.env[name] = self.sub(value)
 
     def _do_label(self, ins: _Instruction) -> None:
         for word in shlex.split(ins.rest):
             name, _, value = word.partition("=")
-            self.labels[name] = self._sub(value)
+            self.labels[name] = self.sub(value)
 
     def _do_workdir(self, ins: _Instruction) -> None:
-        target = self._sub(ins.rest.strip())
+        target = self.sub(ins.rest.strip())
         if not target:
             raise ImageBuildError(f"Dockerfile line {ins.line}: WORKDIR requires a path")
         path = PurePosixPath(self.workdir) / target
         normal = "/" + "/".join(p for p in path.parts[1:] if p not in ("", "."))
         self.workdir = normal
-        self._in_root(".", ins.line).mkdir(parents=True, exist_ok=True)
+        self.in_root(".", ins.line).mkdir(parents=True, exist_ok=True)
 
     def _do_user(self, ins: _Instruction) -> None:
-        self.user = self._sub(ins.rest.strip()) or None
+        self.user = self.sub(ins.rest.strip()) or None
 
     def _do_expose(self, ins: _Instruction) -> None:
-        for word in self._sub(ins.rest).split():
+        for word in self.sub(ins.rest).split():
             if not re.fullmatch(r"\d{1,5}(/(tcp|udp|sctp))?", word):
                 raise ImageBuildError(f"Dockerfile line {ins.line}: invalid port {word!r}")
             self.exposed.append(word)
@@ -309,7 +309,7 @@ class Interpreter:
             raise ImageBuildError(
                 f"Dockerfile line {ins.line}: {ins.keyword} requires at least two arguments"
             )
-        *sources, dest = [self._sub(w) for w in words]
+        *sources, dest = [self.sub(w) for w in words]
         matched: list[Path] = []
         for src in sources:
             if add and re.match(r"[a-z][a-z0-9+.-]*://", src):
@@ -331,7 +331,7 @@ class Interpreter:
                 f"Dockerfile line {ins.line}: When using {ins.keyword} with more than one "
                 "source file, the destination must be a directory and end with a /"
             )
-        target = self._in_root(dest, ins.line)
+        target = self.in_root(dest, ins.line)
         for src_path in matched:
             if src_path.is_dir():
                 self._copy_tree(src_path, target, chmod)
@@ -413,8 +413,7 @@ class Interpreter:
             dirnames[:] = [
                 d
                 for d in sorted(dirnames)
-                if not self.ignore.excluded(join(rel_dir, d), directory=True)
-                or self.ignore.has_exceptions
+                if not self.ignore.excluded(join(rel_dir, d)) or self.ignore.has_exceptions
             ]
             out_dir = dest / here.relative_to(src)
             out_dir.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ class DockerIgnore:
                     rules.append((negate, _glob_regex(pattern)))
         return cls(rules)
 
-    def excluded(self, rel_path: str, *, directory: bool = False) -> bool:
+    def excluded(self, rel_path: str) -> bool:
         result = False
         for negate, regex in self.rules:
             if regex.match(rel_path) or any(regex.match(prefix) for prefix in _prefixes(rel_path)):

@@ -53,20 +53,6 @@ class Image:
             argv[0] = interpreter or sys.executable
         return argv
 
-    def to_config(self) -> dict[str, Any]:
-        return {
-            "cmd": self.docker_cmd,
-            "entrypoint": self.entrypoint,
-            "env": self.env,
-            "workdir": self.workdir,
-            "user": self.user,
-            "exposedPorts": self.exposed_ports,
-            "labels": self.labels,
-            "base": self.base,
-            "runs": self.runs,
-            "python": self.python,
-        }
-
 
 def image_from_meta(meta: dict[str, Any], rootfs: Path) -> Image:
     config = meta["config"]

@@ -71,7 +71,7 @@ def run_line(builder: Any, rest: str, line: int, exec_form_argv: list[str] | Non
                     commands.append(current)
                 current = []
             else:
-                current.append(builder._sub(word))
+                current.append(builder.sub(word))
         if current:
             commands.append(current)
     for argv in commands:
@@ -100,7 +100,7 @@ def _run_command(builder: Any, argv: list[str], line: int) -> None:
         _pip_install(builder, install, line)
     elif name == "mkdir":
         for target in (a for a in argv[1:] if not a.startswith("-")):
-            builder._in_root(target, line).mkdir(parents=True, exist_ok=True)
+            builder.in_root(target, line).mkdir(parents=True, exist_ok=True)
     elif name in RECORDED_ONLY or _is_pip(argv):
         return
     elif PYTHON.match(argv[0]) and argv[1:3] == ["-m", "compileall"]:
@@ -114,7 +114,7 @@ def _run_command(builder: Any, argv: list[str], line: int) -> None:
 
 
 def _pip_install(builder: Any, args: list[str], line: int) -> None:
-    env_dir = builder._in_root(ENV_PATH, line)
+    env_dir = builder.in_root(ENV_PATH, line)
     rewritten: list[str] = []
     inputs = hashlib.sha256(f"{sys.executable}\n{builder.pip_key}\n".encode())
     cacheable = True
@@ -124,9 +124,9 @@ def _pip_install(builder: Any, args: list[str], line: int) -> None:
         if expect_path or (eq and flag in _PATH_FLAGS):
             path = value if eq else arg
             host = (
-                builder._in_root(path, line)
+                builder.in_root(path, line)
                 if path.startswith("/")
-                else (builder._in_root(builder.workdir, line) / path)
+                else (builder.in_root(builder.workdir, line) / path)
             )
             if host.is_file():
                 inputs.update(host.read_bytes())
@@ -141,9 +141,9 @@ def _pip_install(builder: Any, args: list[str], line: int) -> None:
         elif arg.startswith((".", "/")):
             cacheable = False
             arg = (
-                str(builder._in_root(arg, line))
+                str(builder.in_root(arg, line))
                 if arg.startswith("/")
-                else str(builder._in_root(builder.workdir, line) / arg)
+                else str(builder.in_root(builder.workdir, line) / arg)
             )
         rewritten.append(arg)
         inputs.update(f"{arg}\n".encode())
@@ -161,7 +161,7 @@ def _pip_install(builder: Any, args: list[str], line: int) -> None:
     try:
         done = subprocess.run(
             [sys.executable, "-m", "pip", "--python", str(python), "install", *rewritten],
-            cwd=builder._in_root(builder.workdir, line),
+            cwd=builder.in_root(builder.workdir, line),
             env=env,
             capture_output=True,
             text=True,
