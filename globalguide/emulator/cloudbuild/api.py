@@ -21,10 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
+from globalguide.emulator.cloudbuild import logs, runner
 from globalguide.emulator.cloudbuild import request as rules
-from globalguide.emulator.cloudbuild import runner
 from globalguide.emulator.cloudbuild.push import push_images
-from globalguide.emulator.cloudbuild.state import FINAL, Outcome, Record, step_status
+from globalguide.emulator.cloudbuild.state import (
+    FINAL,
+    PUSH_FAILURES,
+    Outcome,
+    Record,
+    step_status,
+)
 from globalguide.emulator.cloudbuild.steps import parse_step
 from globalguide.emulator.core.operations import peek_operation_fault
 from globalguide.emulator.core.paging import offset_page
@@ -156,6 +162,7 @@ class API:
         build = rules.substitute(body, project_id, number, build_id, location)
         source_bytes, source_meta = self._resolve_source(build)
         rules.check_steps(build)
+        logs.check_logs_bucket(build)
         steps = [parse_step(s) for s in build["steps"]]
         account = self._service_account(build, project_id, number)
         now = time.time()
@@ -170,9 +177,7 @@ class API:
             "createTime": rfc3339(now),
             "timeout": build.get("timeout", "600s"),
             "queueTtl": build.get("queueTtl", "3600s"),
-            "logsBucket": build.get(
-                "logsBucket", f"gs://{number}.cloudbuild-logs.googleusercontent.com"
-            ),
+            "logsBucket": build.get("logsBucket", logs.default_logs_bucket(number)),
             "options": build.get("options", {"logging": "LEGACY", "pool": {}}),
             "logUrl": rules.log_url(number, location, build_id),
             "serviceAccount": f"projects/{project_id}/serviceAccounts/{account}",
@@ -208,7 +213,13 @@ class API:
         if not faulted:
             threading.Thread(
                 target=runner.run,
-                args=(record, source_bytes, self.emulator.images, lambda: self._may_read(record)),
+                args=(
+                    record,
+                    source_bytes,
+                    self.emulator.images,
+                    lambda: self._may_read(record),
+                    lambda: self._log_problem(record),
+                ),
                 name=f"build-{build_id[:8]}",
                 daemon=True,
             ).start()
@@ -274,6 +285,35 @@ class API:
         member = f"serviceAccount:{record.account}"
         return holds(self.resourcemanager, member, READ_OBJECT, policy)
 
+    def _log_problem(self, record: Record) -> str | None:
+        """Why the build's account cannot create its log object, or None."""
+        location = logs.log_location(record.build)
+        if location is None:
+            return None
+        bucket = location[0]
+        exists = self.storage.bucket_exists(bucket)
+        with self.emulator.lock:
+            policy = self.storage.policy_of(bucket)
+        member = f"serviceAccount:{record.account}"
+        if exists and holds(self.resourcemanager, member, logs.CREATE_OBJECT, policy):
+            return None
+        return logs.logging_failure(record.account, bucket_exists=exists)
+
+    def _write_log(self, record: Record, outcome: Outcome) -> None:
+        """The log object, written before the build is complete, as Cloud Build does."""
+        location = logs.log_location(record.build)
+        if location is None or (outcome.failure or ("",))[0] == "LOGGING_FAILURE":
+            return
+        text = "\n".join(outcome.log) + "\n"
+        bucket, name = location
+        try:
+            # The storage API's own object write (generation, hashes, metadata).
+            self.storage._finalize(
+                None, bucket, name, {"contentType": "text/plain; charset=utf-8"}, text.encode(), {}
+            )
+        except ApiError:
+            pass  # the bucket went away while the build ran: the log is lost, as it would be
+
     # ------------------------------------------------------------ completion
     def _finish(self, record: Record) -> dict:
         """The operation's effect: push, then settle the final status."""
@@ -304,6 +344,12 @@ class API:
                 )
             for index, step in enumerate(build["steps"]):
                 step["status"] = step_status(index, failure)
+            pushed = failure is None or failure[0] in PUSH_FAILURES
+            if pushed and build.get("images"):
+                outcome.log.append("PUSH")
+                outcome.log.extend(f"Pushing {image}" for image in build.get("images", []))
+            outcome.log.extend(logs.closing(failure, build["steps"]))
+            self._write_log(record, outcome)
             build["finishTime"] = rfc3339(now)
             record.final = True
             if failure is not None:

@@ -12,6 +12,7 @@ import tarfile
 import time
 from collections.abc import Callable
 
+from globalguide.emulator.cloudbuild import logs
 from globalguide.emulator.cloudbuild.state import Outcome, Record
 from globalguide.emulator.cloudbuild.steps import (
     Step,
@@ -20,46 +21,73 @@ from globalguide.emulator.cloudbuild.steps import (
     tagged,
 )
 from globalguide.emulator.images import Image, ImageBuildError, ImageStore
+from globalguide.emulator.images.dockerfile import Log
 from globalguide.emulator.permissions import READ_OBJECT
 
 
-def run(record: Record, source: bytes | None, images: ImageStore, may_read: Callable[[], bool]):
+def run(
+    record: Record,
+    source: bytes | None,
+    images: ImageStore,
+    may_read: Callable[[], bool],
+    log_problem: Callable[[], str | None],
+) -> None:
     """Run ``record``'s steps on ``source``; ``may_read`` says whether the build's account
-    may read the source object. Sets the record's outcome and its done event."""
-    outcome = Outcome()
+    may read the source object, ``log_problem`` why its log cannot be written (None when it
+    can). Sets the record's outcome, with the log's lines, and its done event."""
+    outcome = Outcome(log=logs.opening(record.build))
     started = time.time()
     try:
+        problem = log_problem()
+        if problem is not None:
+            outcome.failure = ("LOGGING_FAILURE", problem, None)
+            return
         if source is not None:
             outcome.failure = _fetch_failure(record, source, may_read)
             if outcome.failure is not None:
                 return
         outcome.fetch_s = time.time() - started
+        outcome.log.append("BUILD")
         for index, step in enumerate(record.steps):
-            if step.kind == "unsupported":
-                outcome.failure = ("USER_BUILD_STEP", step.problem, index)
+            outcome.log.append(f"Starting Step #{index}")
+            outcome.failure = _run_step(index, step, source, images, outcome)
+            outcome.log.append(f"Finished Step #{index}")
+            if outcome.failure is not None:
                 return
-            if step.kind == "push":
-                if tagged(step.image) not in outcome.built:
-                    outcome.failure = (
-                        "USER_BUILD_STEP",
-                        f"An image does not exist locally with the tag: {step.image}",
-                        index,
-                    )
-                    return
-                outcome.pushes.append((index, step.image))
-                continue
-            try:
-                image = _docker_build(step, source, images)
-            except ImageBuildError as exc:
-                outcome.failure = ("USER_BUILD_STEP", str(exc), index)
-                return
-            for tag in step.tags:
-                outcome.built[tagged(tag)] = image
     except Exception as exc:  # noqa: BLE001 - a crash must end the build, not hang it
         outcome.failure = ("USER_BUILD_STEP", f"internal error: {exc}", None)
     finally:
         record.outcome = outcome
         record.done_event.set()
+
+
+def _run_step(
+    index: int, step: Step, source: bytes | None, images: ImageStore, outcome: Outcome
+) -> tuple[str, str, int] | None:
+    """Run one step, its output in the log as Cloud Build prints it ("Step #N: ...")."""
+
+    def log(text: str) -> None:
+        outcome.log.extend(f"Step #{index}: {line}" for line in text.splitlines() or [""])
+
+    problem = step.problem
+    if step.kind == "push":
+        if tagged(step.image) in outcome.built:
+            outcome.pushes.append((index, step.image))
+            log(f"The push refers to repository [{step.image}]")
+            return None
+        problem = f"An image does not exist locally with the tag: {step.image}"
+    elif step.kind == "build":
+        try:
+            image = _docker_build(step, source, images, log)
+        except ImageBuildError as exc:
+            problem = str(exc)
+        else:
+            for tag in step.tags:
+                outcome.built[tagged(tag)] = image
+                log(f"Successfully tagged {tagged(tag)}")
+            return None
+    log(problem)
+    return ("USER_BUILD_STEP", problem, index)
 
 
 def _fetch_failure(
@@ -90,11 +118,11 @@ def _fetch_failure(
     return None
 
 
-def _docker_build(step: Step, source: bytes | None, images: ImageStore) -> Image:
+def _docker_build(step: Step, source: bytes | None, images: ImageStore, log: Log) -> Image:
     if source is None:
         raise ImageBuildError(
             'unable to prepare context: path "." not found (the build has no source)'
         )
     return images.build(
-        subcontext(source, step.context), dockerfile_in_context(step), step.build_args
+        subcontext(source, step.context), dockerfile_in_context(step), step.build_args, log
     )

@@ -21,6 +21,7 @@ class Outcome:
     pushes: list[tuple[int, str]] = field(default_factory=list)  # (step index, image)
     failure: Failure | None = None
     fetch_s: float = 0.0
+    log: list[str] = field(default_factory=list)  # the build log's lines so far
 
 
 @dataclass

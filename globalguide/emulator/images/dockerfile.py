@@ -18,6 +18,7 @@ import re
 import shlex
 import shutil
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -45,6 +46,12 @@ _IGNORED_COPY_FLAGS = frozenset(
     {"--chown", "--link", "--parents", "--exclude", "--checksum", "--keep-git-dir"}
 )
 _METADATA_ONLY = {"VOLUME", "STOPSIGNAL", "HEALTHCHECK", "MAINTAINER"}
+
+Log = Callable[[str], None]  # receives the build's output, one line at a time
+
+
+def _discard(line: str) -> None:
+    """The log of a build nobody reads."""
 
 
 @dataclass
@@ -128,9 +135,15 @@ class Interpreter:
     """Runs a Dockerfile's instructions into a root filesystem; ``run`` returns the config."""
 
     def __init__(
-        self, context: Path, rootfs: Path, build_args: dict[str, str], store_root: Path
+        self,
+        context: Path,
+        rootfs: Path,
+        build_args: dict[str, str],
+        store_root: Path,
+        log: Log | None = None,
     ) -> None:
         self.store_root = store_root
+        self.log: Log = log or _discard
         self.python: str | None = None  # set by the first pip install
         self.pip_key = ""  # the hash of the pip installs so far (run_steps)
         self.context = context
@@ -154,7 +167,9 @@ class Interpreter:
         instructions = parse_dockerfile(text)
         if not instructions:
             raise ImageBuildError("the Dockerfile cannot be empty")
-        for ins in instructions:
+        for number, ins in enumerate(instructions, start=1):
+            # As docker's classic builder prints each instruction it runs.
+            self.log(f"Step {number}/{len(instructions)} : {ins.keyword} {ins.rest}")
             handler = getattr(self, f"_do_{ins.keyword.lower()}", None)
             if ins.keyword in _METADATA_ONLY:
                 continue

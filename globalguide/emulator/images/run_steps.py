@@ -152,6 +152,7 @@ def _pip_install(builder: Any, args: list[str], line: int) -> None:
     cached = builder.store_root / ".pip" / key
     if cacheable and (cached / "pyvenv.cfg").is_file():
         shutil.copytree(cached, env_dir, symlinks=True, dirs_exist_ok=True)
+        builder.log(" ---> Using cache")
         builder.python = f"{ENV_PATH}/bin/python"
         return
     if not (env_dir / "pyvenv.cfg").is_file():
@@ -172,6 +173,10 @@ def _pip_install(builder: Any, args: list[str], line: int) -> None:
         raise RunError(
             f"Dockerfile line {line}: RUN pip install did not finish in {PIP_TIMEOUT_S} s"
         ) from None
+    for output in (done.stdout, done.stderr):
+        for printed in (output or "").splitlines():
+            if printed.strip():
+                builder.log(printed)
     if done.returncode != 0:
         tail = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()][-5:]
         raise RunError(

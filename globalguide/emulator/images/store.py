@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from globalguide.emulator.images.context import context_path, extract_context, join
-from globalguide.emulator.images.dockerfile import Interpreter
+from globalguide.emulator.images.dockerfile import Interpreter, Log
 from globalguide.emulator.images.image import Image, ImageBuildError, image_from_meta
 
 MAX_DOCKERFILE_BYTES = 1024 * 1024
@@ -45,8 +45,10 @@ class ImageStore:
         context_tar_gz: bytes,
         dockerfile_name: str = "Dockerfile",
         build_args: dict[str, str] | None = None,
+        log: Log | None = None,
     ) -> Image:
-        """Build an image from a gzipped tarball of a build context."""
+        """Build an image from a gzipped tarball of a build context; ``log`` receives the
+        build's output lines (each instruction, what its RUN commands print)."""
         work = self.root / ".tmp" / uuid.uuid4().hex
         context = work / "context"
         rootfs = work / "rootfs"
@@ -63,7 +65,8 @@ class ImageStore:
                 raise ImageBuildError("failed to read dockerfile: file too large")
             text = dockerfile.read_text(encoding="utf-8", errors="replace")
             try:
-                config = Interpreter(context, rootfs, build_args or {}, self.root).run(text)
+                interpreter = Interpreter(context, rootfs, build_args or {}, self.root, log)
+                config = interpreter.run(text)
                 layer_digest, size = _tree_digest(rootfs)
             except OSError as exc:
                 raise ImageBuildError(f"the image filesystem could not be written: {exc}") from exc
@@ -85,6 +88,8 @@ class ImageStore:
                 self._cache.pop(digest, None)
             image = self.get(digest)
             assert image is not None
+            if log is not None:
+                log(f"Successfully built {digest.split(':', 1)[1][:12]}")
             return image
         finally:
             shutil.rmtree(work, ignore_errors=True)
