@@ -69,32 +69,31 @@ class API:
     def routes(self) -> list[Route]:
         api = self.name
         p = "/v1/projects/<project>"
-        loc = f"{p}/locations/<location>"
-        return [
-            Route("POST", f"{p}/builds", self.create_global, api=api, mutating=True),
-            Route("GET", f"{p}/builds", self.list_global, api=api),
-            Route("GET", f"{p}/builds/<build_id>", self.get_global, api=api),
-            Route(
-                "POST",
-                f"{p}/builds/<build_id>:cancel",
-                self.cancel_global,
-                api=api,
-                mutating=True,
-                endpoint="no-operation",
-            ),
-            Route("POST", f"{loc}/builds", self.create_regional, api=api, mutating=True),
-            Route("GET", f"{loc}/builds", self.list_regional, api=api),
-            Route("GET", f"{loc}/builds/<build_id>", self.get_regional, api=api),
-            Route(
-                "POST",
-                f"{loc}/builds/<build_id>:cancel",
+        scopes = (
+            (p, self.create_global, self.list_global, self.get_global, self.cancel_global),
+            (
+                f"{p}/locations/<location>",
+                self.create_regional,
+                self.list_regional,
+                self.get_regional,
                 self.cancel_regional,
-                api=api,
-                mutating=True,
-                endpoint="no-operation",
             ),
-            Route("GET", "/v1/operations/build/<project>/<op_id>", self.get_operation, api=api),
-        ]
+        )
+        out = []
+        for base, create, listing, get, cancel in scopes:
+            one = f"{base}/builds/<build_id>"
+            out += [
+                Route("POST", f"{base}/builds", create, api=api, mutating=True),
+                Route("GET", f"{base}/builds", listing, api=api),
+                Route("GET", one, get, api=api),
+                Route(
+                    "POST", f"{one}:cancel", cancel, api=api, mutating=True, endpoint="no-operation"
+                ),
+            ]
+        out.append(
+            Route("GET", "/v1/operations/build/<project>/<op_id>", self.get_operation, api=api)
+        )
+        return out
 
     def snapshot(self) -> dict[str, Any]:
         with self.emulator.lock:

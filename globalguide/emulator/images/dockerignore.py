@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from globalguide.globs import glob_regex
+
 
 class DockerIgnore:
     """The .dockerignore rules: glob patterns, ``**``, and ``!`` exceptions; last match wins."""
@@ -43,22 +45,4 @@ def _prefixes(rel_path: str) -> list[str]:
 
 
 def _glob_regex(pattern: str) -> re.Pattern[str]:
-    out = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        else:
-            c = pattern[i]
-            if c == "*":
-                out.append("[^/]*")
-            elif c == "?":
-                out.append("[^/]")
-            else:
-                out.append(re.escape(c))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
+    return re.compile(glob_regex(pattern) + r"\Z")
