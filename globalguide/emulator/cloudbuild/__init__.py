@@ -5,6 +5,7 @@
 - ``state``: what is held of a build and how its run ended;
 - ``runner``: fetches the source and executes the steps into the image store;
 - ``push``: the images pushed to Artifact Registry when the build ends;
+- ``completion``: how a finished build reads (timing, statuses, failure);
 - ``logs``: the build log's lines and the Cloud Storage object it is written to;
 - ``api``: routes and handlers.
 """

@@ -21,15 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
-from globalguide.emulator.cloudbuild import logs, runner
+from globalguide.emulator.cloudbuild import completion, logs, runner
 from globalguide.emulator.cloudbuild import request as rules
 from globalguide.emulator.cloudbuild.push import push_images
 from globalguide.emulator.cloudbuild.state import (
     FINAL,
-    PUSH_FAILURES,
     Outcome,
     Record,
-    step_status,
 )
 from globalguide.emulator.cloudbuild.steps import parse_step
 from globalguide.emulator.core.operations import peek_operation_fault
@@ -315,22 +313,13 @@ class API:
 
     # ------------------------------------------------------------ completion
     def _finish(self, record: Record) -> dict:
-        """The operation's effect: push, then settle the final status."""
+        """The operation's effect: push, settle the final status, write the log."""
         with self.emulator.lock:
             now = time.time()
-            build = record.build
             if record.cancelled:
                 raise ApiError(499, "Build was cancelled.", status="CANCELLED")
             outcome = record.outcome or Outcome(failure=("USER_BUILD_STEP", "no result", None))
-            started = record.created + record.queue_s
-            build["startTime"] = rfc3339(started)
-            build["timing"] = {
-                "FETCHSOURCE": {
-                    "startTime": rfc3339(started),
-                    "endTime": rfc3339(started + outcome.fetch_s),
-                },
-                "BUILD": {"startTime": rfc3339(started + outcome.fetch_s), "endTime": rfc3339(now)},
-            }
+            completion.record_timing(record, outcome, now)
             failure = outcome.failure
             if failure is None:
                 failure = push_images(
@@ -341,30 +330,10 @@ class API:
                     registry=self.registry,
                     resourcemanager=self.resourcemanager,
                 )
-            for index, step in enumerate(build["steps"]):
-                step["status"] = step_status(index, failure)
-            pushed = failure is None or failure[0] in PUSH_FAILURES
-            if pushed and build.get("images"):
-                outcome.log.append("PUSH")
-                outcome.log.extend(f"Pushing {image}" for image in build.get("images", []))
-            outcome.log.extend(logs.closing(failure, build["steps"]))
+            completion.settle(record, outcome, failure, now)
             self._write_log(record, outcome)
-            build["finishTime"] = rfc3339(now)
-            record.final = True
             if failure is not None:
-                kind, detail, step_index = failure
-                build["status"] = "FAILURE"
-                if kind == "USER_BUILD_STEP" and step_index is not None:
-                    name = build["steps"][step_index]["name"]
-                    summary = (
-                        f'Build step failure: build step {step_index} "{name}" failed: step '
-                        "exited with non-zero status: 1"
-                    )
-                    detail = f"{summary} ({detail})"
-                build["statusDetail"] = detail
-                build["failureInfo"] = {"type": kind, "detail": detail}
                 raise ApiError(500, BUILD_FAILED, status="UNKNOWN")
-            build["status"] = "SUCCESS"
             return {"@type": _TYPE + "Build", **self._render(record)}
 
     # ------------------------------------------------------------ reading
