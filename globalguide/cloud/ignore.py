@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from globalguide.globs import glob_regex
+
 DEFAULT_GCLOUDIGNORE = ".gcloudignore\n.git\n.gitignore\n#!include:.gitignore\n"
 MAX_IGNORE_BYTES = 256 * 1024
 
@@ -30,37 +32,6 @@ class _Rule:
     regex: re.Pattern[str]
     negate: bool
     dir_only: bool
-
-
-def _glob(pattern: str) -> str:
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and "]" in pattern[i + 2 :]:
-            end = pattern.index("]", i + 2)
-            body = pattern[i + 1 : end]
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end + 1
-        elif pattern[i] == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return "".join(out)
 
 
 def _read(path: Path) -> str:
@@ -113,7 +84,7 @@ class GcloudIgnore:
             anchored = "/" in line
             line = line.lstrip("/")
             prefix = "" if anchored else "(?:.*/)?"
-            rules.append(_Rule(re.compile(prefix + _glob(line) + r"\Z"), negate, dir_only))
+            rules.append(_Rule(re.compile(prefix + glob_regex(line) + r"\Z"), negate, dir_only))
         return rules
 
     def ignored(self, rel: str, *, is_dir: bool) -> bool:
@@ -146,7 +117,7 @@ class DockerIgnore:
             line = line[1:].strip() if negate else line
             parts = [p for p in line.split("/") if p not in ("", ".")]
             if parts:
-                rules.append(_Rule(re.compile(_glob("/".join(parts)) + r"\Z"), negate, False))
+                rules.append(_Rule(re.compile(glob_regex("/".join(parts)) + r"\Z"), negate, False))
         return cls(rules)
 
     def ignored(self, rel: str) -> bool:

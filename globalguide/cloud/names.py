@@ -26,6 +26,7 @@ def served_region(headers: Any, document: Any = None) -> str | None:
         return value.strip()
     return None
 
+
 REQUIRED_APIS = (
     "run.googleapis.com",
     "compute.googleapis.com",
@@ -39,11 +40,14 @@ REQUIRED_APIS = (
 
 # What the services' own identity needs, and no more: calling Gemini, writing logs.
 RUNTIME_ROLES = ("roles/aiplatform.user", "roles/logging.logWriter")
-# What the image build's identity needs: read its source object (on the build bucket), push
-# the image (on the repository), write its logs (project-wide: logs have no finer resource).
-BUILD_SOURCE_ROLE = "roles/storage.objectViewer"
+# What the image build's identity needs, each on the narrowest resource: read its source
+# object and create its log object (both on the build bucket), push the image (on the
+# repository). Creating is not replacing: it cannot overwrite the sources.
+BUILD_BUCKET_ROLES = ("roles/storage.objectCreator", "roles/storage.objectViewer")
 BUILD_PUSH_ROLE = "roles/artifactregistry.writer"
-BUILD_PROJECT_ROLES = ("roles/logging.logWriter",)
+# The project role earlier versions gave the build account, when its log went to Cloud
+# Logging: removed wherever it is found.
+FORMER_BUILD_PROJECT_ROLES = ("roles/logging.logWriter",)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,11 @@ class Names:
     @property
     def bucket(self) -> str:
         return f"{self.project}-{self.name}-build"
+
+    @property
+    def build_logs(self) -> str:
+        """Where the image builds write their logs: a folder of the build bucket."""
+        return f"gs://{self.bucket}/logs"
 
     def image(self, repo_region: str, tag: str) -> str:
         return f"{repo_region}-docker.pkg.dev/{self.project}/{self.repository}/{IMAGE_NAME}:{tag}"

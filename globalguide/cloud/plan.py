@@ -19,11 +19,11 @@ from globalguide.cloud.names import Names
 from globalguide.cloud.remote_state import CloudState, RemoteState
 from globalguide.cloud.resources import (
     BackendService,
-    BucketReadGrant,
+    BucketGrant,
     BuildAccount,
     BuildBucket,
-    BuildLogRoles,
     EnabledApis,
+    FormerBuildRoles,
     ForwardingRule,
     GlobalAddress,
     Image,
@@ -53,7 +53,7 @@ PAST_TENSE = {
     UNCHANGED: "unchanged",
     DELETE: "deleted",
 }
-_BUILD_IDENTITY = (BuildAccount, BuildLogRoles, BucketReadGrant, RepositoryPushGrant)
+_BUILD_IDENTITY = (BuildAccount, BucketGrant, RepositoryPushGrant)
 
 
 @dataclass
@@ -126,18 +126,13 @@ def resource_graph(
     account = RuntimeAccount(names)
     roles = RuntimeRoles(names)
     builder = BuildAccount(names)
-    build_grants = [
-        BuildLogRoles(names),
-        BucketReadGrant(names),
-        RepositoryPushGrant(names, repo_region(spec)),
-    ]
+    build_grants = [BucketGrant(names), RepositoryPushGrant(names, repo_region(spec))]
     resources: list[Resource] = [apis, address, account, roles]
     for r in (repo, bucket, address, account, builder):
         r.depends_on = [apis.key]
     roles.depends_on = [account.key]
-    build_grants[0].depends_on = [builder.key]
-    build_grants[1].depends_on = [builder.key, bucket.key]
-    build_grants[2].depends_on = [builder.key, repo.key]
+    build_grants[0].depends_on = [builder.key, bucket.key]
+    build_grants[1].depends_on = [builder.key, repo.key]
     if image is not None:
         resources += [repo, bucket, image, builder, *build_grants]
         image.depends_on = [repo.key, bucket.key, builder.key, *(g.key for g in build_grants)]
@@ -213,6 +208,9 @@ def every_possible_resource(
         context = service_context()
     resources, _ = resource_graph(everywhere, context, https=True)
     names = Names(spec.name, spec.project)
+    former = FormerBuildRoles(names)  # removed before the account it names
+    former.depends_on = [BuildAccount(names).key]
+    resources.append(former)
     known = {r.region for r in resources if r.kind == "repository"}
     for region in sorted(set(repo_regions) - known):
         extra = Repository(names, names.repository, region)

@@ -41,7 +41,7 @@ from globalguide.emulator.core.operations import (
 )
 from globalguide.emulator.core.project import check_project
 from globalguide.emulator.core.routing import ApiError, Route, json_response
-from globalguide.emulator.images import ImageStore
+from globalguide.emulator.images.store import ImageStore
 from globalguide.emulator.strict_http import handler_named
 from globalguide.emulator.vertex import api as vertex
 

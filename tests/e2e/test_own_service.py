@@ -159,6 +159,13 @@ def test_a_broken_dockerfile_fails_once_with_its_step_and_line(local_emulator, t
     assert "at step 0 (gcr.io/cloud-builders/docker)" in proc.stderr
     assert "Dockerfile line 3: RUN 'make all' cannot be interpreted" in proc.stderr
     assert "console.cloud.google.com/cloud-build/builds" in proc.stderr
+    # the end of the build log, read back from the build bucket
+    stderr = " ".join(proc.stderr.split())  # the terminal wraps long lines
+    assert "The build log ends:" in stderr
+    assert "Step #0: Step 3/4 : RUN make all" in stderr
+    assert "Step #0: Dockerfile line 3: RUN 'make all' cannot be interpreted" in stderr
+    assert 'ERROR: build step 0 "gcr.io/cloud-builders/docker" failed' in stderr
+    assert "Step 4/4" not in stderr  # the build stopped at the failing line
     assert "Traceback" not in proc.stderr
     builds = [
         r

@@ -50,6 +50,9 @@ def test_services_run_as_the_dedicated_account_and_teardown_removes_it(setup):
     member = f"serviceAccount:{names.runtime_account}"
     held = {role for role, m in bindings(state) if m == member}
     assert held == set(RUNTIME_ROLES)
+    # the build account holds nothing on the project: its grants are on the bucket and the
+    # repository alone (tests/reliability/test_build_identity.py)
+    assert not any(names.build_account in m for _, m in bindings(state))
     assert OTHERS in bindings(state)  # the owner's binding is untouched
 
     plan = deployment.make_teardown_plan(spec, clients, keep_images=False)
@@ -57,6 +60,7 @@ def test_services_run_as_the_dedicated_account_and_teardown_removes_it(setup):
     state = control(endpoint, "state")
     assert state["iam"]["serviceAccounts"] == []
     assert not any(names.runtime_account in m for _, m in bindings(state))
+    assert not any(names.build_account in m for _, m in bindings(state))
     assert OTHERS in bindings(state)
     assert resources_left(endpoint) == 0
 

@@ -191,6 +191,7 @@ HTTPS_FRONT = {
     "forwarding-rule/global/local-guide-https",
 }
 HTTP_PROXY = "http-proxy/global/local-guide-http-proxy"
+FORMER_ROLES = "iam-binding/global/build-roles"
 
 
 def test_a_second_deploy_of_the_same_spec_changes_nothing(spec, context):
@@ -203,9 +204,10 @@ def test_a_second_deploy_of_the_same_spec_changes_nothing(spec, context):
     p = Planner(remote).deploy(spec, context)
     assert p.changes == []
     assert {s.action for s in p.steps} == {UNCHANGED}
-    # Each resource read once; besides them, only what a sweep looks for (an HTTPS front).
+    # Each resource read once; besides them, only what a sweep looks for (an HTTPS front,
+    # the build account's project role of earlier versions).
     assert len(remote.read_keys) == len(set(remote.read_keys))
-    assert set(remote.read_keys) == {r.key for r in resources} | HTTPS_FRONT
+    assert set(remote.read_keys) == {r.key for r in resources} | HTTPS_FRONT | {FORMER_ROLES}
 
 
 def test_created_services_carry_the_spec_settings(spec, context):

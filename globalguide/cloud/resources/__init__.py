@@ -12,9 +12,9 @@ from globalguide.cloud.resources.base import (
     wait_operation,
 )
 from globalguide.cloud.resources.build_identity import (
-    BucketReadGrant,
+    BucketGrant,
     BuildAccount,
-    BuildLogRoles,
+    FormerBuildRoles,
     RepositoryPushGrant,
 )
 from globalguide.cloud.resources.loadbalancer import (
@@ -33,10 +33,10 @@ from globalguide.cloud.resources.run import RunService, ServiceSettings
 
 __all__ = [
     "BackendService",
-    "BucketReadGrant",
+    "BucketGrant",
     "BuildAccount",
     "BuildBucket",
-    "BuildLogRoles",
+    "FormerBuildRoles",
     "Context",
     "EnabledApis",
     "ForwardingRule",

@@ -25,6 +25,7 @@ from globalguide.cloud.resources.base import (
     poll_policy,
     wait_operation,
 )
+from globalguide.cloud.resources.build_log import log_tail
 from globalguide.errors import CloudError
 
 
@@ -180,9 +181,11 @@ class Image(Resource):
             tags=[LABEL_KEY, self.names.name],
             timeout=duration_pb2.Duration(seconds=int(BUILD_TIMEOUT_S)),
             service_account=self.service_account,
-            # A build with its own service account must choose where its logs go.
+            # A build with its own service account must choose where its logs go: a folder
+            # of the build bucket, and only there, so a failed build's log can be read back.
+            logs_bucket=self.names.build_logs,
             options=cloudbuild_v1.BuildOptions(
-                logging=cloudbuild_v1.BuildOptions.LoggingMode.CLOUD_LOGGING_ONLY
+                logging=cloudbuild_v1.BuildOptions.LoggingMode.GCS_ONLY
             ),
         )
         op = c.cloud_build.create_build(project_id=self.project, build=build)
@@ -193,10 +196,10 @@ class Image(Resource):
             # operation's metadata, says whether the source failed or the service did.
             failed = _build_of(op)
             if failed is not None and failed.status in _SOURCE_FAILURES:
-                raise build_failed(failed) from None
+                raise build_failed(failed, log_tail(c.storage, failed)) from None
             raise OperationFailed(exc) from exc
         if result.status != cloudbuild_v1.Build.Status.SUCCESS:
-            raise build_failed(result)
+            raise build_failed(result, log_tail(c.storage, result))
 
     def delete(self, ctx: Context) -> None:
         try:
@@ -223,10 +226,10 @@ def _build_of(op: Any) -> Any | None:
     return build if build is not None and build.id else None
 
 
-def build_failed(build: Any) -> CloudError:
-    """What failed in a build, as one message; the log URL as the hint. Running it again
-    gives the same result, so it is not retried. The build's log lines are in Cloud Logging
-    (the build writes CLOUD_LOGGING_ONLY); the Build resource itself carries none."""
+def build_failed(build: Any, log_lines: list[str]) -> CloudError:
+    """What failed in a build, as one message; as the hint, the log URL and the last lines
+    of the build log (read from the build bucket). Running it again gives the same result,
+    so it is not retried."""
     detail = build.failure_info.detail or build.status_detail or "no detail"
     where = ""
     failed_steps = [
@@ -237,7 +240,10 @@ def build_failed(build: Any) -> CloudError:
     if failed_steps:
         index, name = failed_steps[0]
         where = f" at step {index} ({name})"
-    hint = f"Read the build log: {build.log_url}" if build.log_url else None
+    hint = [f"Read the build log: {build.log_url}"] if build.log_url else []
+    if log_lines:
+        hint += ["The build log ends:", *(f"  {line}" for line in log_lines)]
     return CloudError(
-        f"The image build {build.id} ended {build.status.name}{where}: {detail}", hint=hint
+        f"The image build {build.id} ended {build.status.name}{where}: {detail}",
+        hint="\n".join(hint) or None,
     )

@@ -1,15 +1,16 @@
 """The image build's own identity: a service account holding only what a build of the
 service uses, each grant on the narrowest resource the API allows.
 
-- read the source tarball: roles/storage.objectViewer on the build bucket (bucket IAM);
-- push the image: roles/artifactregistry.writer on the repository (repository IAM);
-- write the build log to Cloud Logging: roles/logging.logWriter on the project (log
-  entries have no finer resource to grant on).
+- read the source tarball and create the build log: roles/storage.objectViewer and
+  roles/storage.objectCreator on the build bucket (bucket IAM), where the build writes its
+  log (``logs/log-<build id>.txt``, Cloud Storage only). Creating is not replacing: the
+  account cannot overwrite or delete the sources;
+- push the image: roles/artifactregistry.writer on the repository (repository IAM).
 
-Without it Cloud Build runs as a default account whose roles depend on the organisation
-(the Compute Engine default account, Editor or nothing). Resource policies are changed by
-read-modify-write with their etag, as the project policy is: one pass per attempt,
-and the executor retries a concurrent change.
+No project role is needed. Without it Cloud Build runs as a default account whose roles
+depend on the organisation (the Compute Engine default account, Editor or nothing).
+Resource policies are changed by read-modify-write with their etag, as the project policy
+is: one pass per attempt, and the executor retries a concurrent change.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from google.api_core import exceptions as gexc
 
 from globalguide.cloud.clients import CloudClients
 from globalguide.cloud.names import (
-    BUILD_PROJECT_ROLES,
+    BUILD_BUCKET_ROLES,
     BUILD_PUSH_ROLE,
-    BUILD_SOURCE_ROLE,
+    FORMER_BUILD_PROJECT_ROLES,
     Names,
 )
 from globalguide.cloud.resources.base import Context, Resource, get_or_none
@@ -48,10 +49,11 @@ class BuildAccount(RuntimeAccount):
     identity_of = "the image builds"
 
 
-class BuildLogRoles(RuntimeRoles):
-    """The build account's project roles: writing its logs."""
+class FormerBuildRoles(RuntimeRoles):
+    """The build account's project role of earlier versions (writing its log to Cloud
+    Logging). Never created: a deploy or a teardown that finds it removes it."""
 
-    roles = BUILD_PROJECT_ROLES
+    roles = FORMER_BUILD_PROJECT_ROLES
     label = "build-roles"
 
     @property
@@ -60,11 +62,11 @@ class BuildLogRoles(RuntimeRoles):
 
 
 class _ResourceGrant(Resource):
-    """One role for the build account on one resource's own IAM policy."""
+    """Roles for the build account on one resource's own IAM policy."""
 
     kind = "iam-binding"
     rank = 2
-    role: str
+    roles: tuple[str, ...]
 
     @property
     def member(self) -> str:
@@ -74,7 +76,7 @@ class _ResourceGrant(Resource):
         return member == self.member or member.startswith(f"deleted:{self.member}?uid=")
 
     def desired(self) -> list[str]:
-        return [self.role]
+        return sorted(self.roles)
 
     def same(self, current: Any) -> bool:
         return current == self.desired()
@@ -86,17 +88,20 @@ class _ResourceGrant(Resource):
         self.create(ctx)
 
     def _held(self, bindings: list[tuple[str, list[str]]]) -> list[str] | None:
-        held = any(role == self.role and any(self._ours(m) for m in ms) for role, ms in bindings)
-        return [self.role] if held else None
+        held = {
+            role for role, ms in bindings if role in self.roles and any(self._ours(m) for m in ms)
+        }
+        return sorted(held) or None
 
 
-class BucketReadGrant(_ResourceGrant):
-    """roles/storage.objectViewer for the build account on the build bucket."""
+class BucketGrant(_ResourceGrant):
+    """Reading the source and creating the build log, for the build account on the build
+    bucket."""
 
-    role = BUILD_SOURCE_ROLE
+    roles = BUILD_BUCKET_ROLES
 
     def __init__(self, names: Names) -> None:
-        super().__init__(names, f"{names.bucket}-build-read")
+        super().__init__(names, f"{names.bucket}-builder")
 
     def _policy(self, c: CloudClients) -> Any:
         return c.storage.bucket(self.names.bucket).get_iam_policy(requested_policy_version=3)
@@ -116,11 +121,16 @@ class BucketReadGrant(_ResourceGrant):
         bucket = ctx.clients.storage.bucket(self.names.bucket)
         policy = bucket.get_iam_policy(requested_policy_version=3)
         if add:
-            if any(
-                b["role"] == self.role and self.member in b["members"] for b in policy.bindings
-            ):
+            missing = [
+                role
+                for role in self.roles
+                if not any(
+                    b["role"] == role and self.member in b["members"] for b in policy.bindings
+                )
+            ]
+            if not missing:
                 return
-            policy.bindings.append({"role": self.role, "members": {self.member}})
+            policy.bindings.extend({"role": role, "members": {self.member}} for role in missing)
         else:
             kept = [
                 {**b, "members": {m for m in b["members"] if not self._ours(m)}}
@@ -147,7 +157,7 @@ class BucketReadGrant(_ResourceGrant):
 class RepositoryPushGrant(_ResourceGrant):
     """roles/artifactregistry.writer for the build account on the image repository."""
 
-    role = BUILD_PUSH_ROLE
+    roles = (BUILD_PUSH_ROLE,)
 
     def __init__(self, names: Names, region: str) -> None:
         super().__init__(names, f"{names.repository}-build-push", region)
@@ -174,7 +184,7 @@ class RepositoryPushGrant(_ResourceGrant):
         is retried by the executor, which runs the step again from the read."""
         policy = self._policy(ctx.clients)
         if add:
-            changed = add_member(policy, [self.role], self.member)
+            changed = add_member(policy, self.roles, self.member)
         else:
             changed = remove_members(policy, self._ours)
         if changed:

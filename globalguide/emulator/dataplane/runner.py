@@ -50,7 +50,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from globalguide.emulator import image_run
 from globalguide.emulator.dataplane.bridge import SocketBridge, free_port, tcp_open
 from globalguide.emulator.dataplane.process import (
     CHILDREN_FILE,
@@ -60,6 +59,7 @@ from globalguide.emulator.dataplane.process import (
     signal_group,
 )
 from globalguide.emulator.dataplane.proxy import LOOPBACK, UnixHTTPConnection, socket_open
+from globalguide.emulator.images import launch
 from globalguide.emulator.session import REVISION_TOKEN_ENV
 
 __all__ = ["CHILDREN_FILE", "LocalProcessRunner", "Revision", "RevisionStatus", "Runner"]
@@ -295,7 +295,7 @@ class LocalProcessRunner:
     def _environment(self, spec: RevisionSpec, socket_path: str, port: int) -> dict[str, str]:
         image = spec.image
         env = {
-            "PATH": image_run.search_path(image, os.environ.get("PATH", "/usr/bin:/bin")),
+            "PATH": launch.search_path(image, os.environ.get("PATH", "/usr/bin:/bin")),
             "HOME": os.environ.get("HOME", "/"),
             "LANG": "C.UTF-8",
         }
@@ -520,7 +520,7 @@ def _argv(image: Any, container: dict[str, Any]) -> list[str]:
         argv = list(image.entrypoint) + args
     else:
         argv = list(image.cmd)
-    return image_run.resolve_argv(image, argv)
+    return launch.resolve_argv(image, argv)
 
 
 def _in_root(root: Path, container_path: str) -> Path:

@@ -110,6 +110,11 @@ class API(StatefulAPI):
         except OSError:
             return None
 
+    def write_object(self, bucket: str, name: str, data: bytes, content_type: str) -> dict:
+        """An object written by another API (Cloud Build's log), through the same rules as an
+        upload: name, size, hashes, generation."""
+        return self._finalize(None, bucket, name, {"contentType": content_type}, data, {})
+
     # ------------------------------------------------------------ buckets
     def _project_param(self, request: Request) -> str:
         project = request.args.get("project", "")
@@ -295,7 +300,7 @@ class API(StatefulAPI):
 
     def _finalize(
         self,
-        request: Request,
+        request: Request | None,
         bucket: str,
         name: str,
         metadata: dict[str, Any],
@@ -327,8 +332,10 @@ class API(StatefulAPI):
             old.unlink(missing_ok=True)
         return dict(meta)
 
-    def _base(self, request: Request) -> str:
-        return self.emulator.base_url or request.host_url.rstrip("/")
+    def _base(self, request: Request | None) -> str:
+        if self.emulator.base_url or request is None:
+            return self.emulator.base_url
+        return request.host_url.rstrip("/")
 
 
 def _int_arg(request: Request, name: str, default: int) -> int:

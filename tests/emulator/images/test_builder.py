@@ -8,8 +8,9 @@ import tarfile
 
 import pytest
 
-from globalguide.emulator import images as images_module
-from globalguide.emulator.images import ImageBuildError, ImageStore, parse_dockerfile
+from globalguide.emulator.images import ImageBuildError, ImageStore
+from globalguide.emulator.images import context as context_module
+from globalguide.emulator.images.dockerfile import parse_dockerfile
 from tests.emulator.fakes import tarball
 
 
@@ -65,7 +66,7 @@ CMD ["python", "-m", "service"]
     files = sorted(
         p.relative_to(image.root).as_posix() for p in image.root.rglob("*") if p.is_file()
     )
-    # RUN pip install made the image's own environment (image_run); the rest is COPY.
+    # RUN pip install made the image's own environment (run_steps); the rest is COPY.
     assert "usr/local/pyvenv.cfg" in files
     files = [f for f in files if not f.startswith("usr/local/")]
     assert files == [
@@ -191,10 +192,10 @@ def test_unsafe_contexts_are_refused(store, entry, message):
 
 
 def test_contexts_are_bounded(store, monkeypatch):
-    monkeypatch.setattr(images_module, "MAX_CONTEXT_BYTES", 100)
+    monkeypatch.setattr(context_module, "MAX_CONTEXT_BYTES", 100)
     with pytest.raises(ImageBuildError, match="larger than"):
         store.build(tarball({"Dockerfile": b"FROM x\nCMD x\n", "big": b"x" * 200}))
-    monkeypatch.setattr(images_module, "MAX_CONTEXT_FILES", 2)
+    monkeypatch.setattr(context_module, "MAX_CONTEXT_FILES", 2)
     with pytest.raises(ImageBuildError, match="more than 2 entries"):
         store.build(tarball({"a": b"", "b": b"", "c": b""}))
     with pytest.raises(ImageBuildError, match="not a gzipped tarball"):

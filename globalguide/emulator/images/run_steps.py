@@ -1,4 +1,4 @@
-"""RUN steps of the emulator's image builder, and how a built image's commands resolve.
+"""RUN steps of the emulator's image builder.
 
 An image built from ``FROM python:*`` gets its own Python environment at ``/usr/local`` of
 its filesystem (where the python images keep theirs): a venv made with this machine's
@@ -31,9 +31,10 @@ import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from globalguide.emulator.images.image import PYTHON
+
 PIP_TIMEOUT_S = 600
 ENV_PATH = "/usr/local"  # the image's Python environment, inside its filesystem
-_PYTHON = re.compile(r"(?:.*/)?python(?:3(?:\.\d+)?)?\Z")
 _PIP = re.compile(r"(?:.*/)?pip(?:3(?:\.\d+)?)?\Z")
 _SHELL_OPERATORS = re.compile(r"\|\||[|<>`]|\$\(")
 # Commands that shape the operating system of a real image, not what this machine runs.
@@ -70,7 +71,7 @@ def run_line(builder: Any, rest: str, line: int, exec_form_argv: list[str] | Non
                     commands.append(current)
                 current = []
             else:
-                current.append(builder._sub(word))
+                current.append(builder.sub(word))
         if current:
             commands.append(current)
     for argv in commands:
@@ -81,7 +82,7 @@ def _pip_args(argv: list[str]) -> list[str] | None:
     """The arguments after ``install`` when ``argv`` is a pip install, else None."""
     if _PIP.match(argv[0]):
         rest = argv[1:]
-    elif _PYTHON.match(argv[0]) and argv[1:3] == ["-m", "pip"]:
+    elif PYTHON.match(argv[0]) and argv[1:3] == ["-m", "pip"]:
         rest = argv[3:]
     else:
         return None
@@ -89,7 +90,7 @@ def _pip_args(argv: list[str]) -> list[str] | None:
 
 
 def _is_pip(argv: list[str]) -> bool:
-    return bool(_PIP.match(argv[0])) or (_PYTHON.match(argv[0]) and argv[1:3] == ["-m", "pip"])
+    return bool(_PIP.match(argv[0])) or (PYTHON.match(argv[0]) and argv[1:3] == ["-m", "pip"])
 
 
 def _run_command(builder: Any, argv: list[str], line: int) -> None:
@@ -99,10 +100,10 @@ def _run_command(builder: Any, argv: list[str], line: int) -> None:
         _pip_install(builder, install, line)
     elif name == "mkdir":
         for target in (a for a in argv[1:] if not a.startswith("-")):
-            builder._in_root(target, line).mkdir(parents=True, exist_ok=True)
+            builder.in_root(target, line).mkdir(parents=True, exist_ok=True)
     elif name in RECORDED_ONLY or _is_pip(argv):
         return
-    elif _PYTHON.match(argv[0]) and argv[1:3] == ["-m", "compileall"]:
+    elif PYTHON.match(argv[0]) and argv[1:3] == ["-m", "compileall"]:
         return
     else:
         raise RunError(
@@ -113,7 +114,7 @@ def _run_command(builder: Any, argv: list[str], line: int) -> None:
 
 
 def _pip_install(builder: Any, args: list[str], line: int) -> None:
-    env_dir = builder._in_root(ENV_PATH, line)
+    env_dir = builder.in_root(ENV_PATH, line)
     rewritten: list[str] = []
     inputs = hashlib.sha256(f"{sys.executable}\n{builder.pip_key}\n".encode())
     cacheable = True
@@ -123,9 +124,9 @@ def _pip_install(builder: Any, args: list[str], line: int) -> None:
         if expect_path or (eq and flag in _PATH_FLAGS):
             path = value if eq else arg
             host = (
-                builder._in_root(path, line)
+                builder.in_root(path, line)
                 if path.startswith("/")
-                else (builder._in_root(builder.workdir, line) / path)
+                else (builder.in_root(builder.workdir, line) / path)
             )
             if host.is_file():
                 inputs.update(host.read_bytes())
@@ -140,9 +141,9 @@ def _pip_install(builder: Any, args: list[str], line: int) -> None:
         elif arg.startswith((".", "/")):
             cacheable = False
             arg = (
-                str(builder._in_root(arg, line))
+                str(builder.in_root(arg, line))
                 if arg.startswith("/")
-                else str(builder._in_root(builder.workdir, line) / arg)
+                else str(builder.in_root(builder.workdir, line) / arg)
             )
         rewritten.append(arg)
         inputs.update(f"{arg}\n".encode())
@@ -151,6 +152,7 @@ def _pip_install(builder: Any, args: list[str], line: int) -> None:
     cached = builder.store_root / ".pip" / key
     if cacheable and (cached / "pyvenv.cfg").is_file():
         shutil.copytree(cached, env_dir, symlinks=True, dirs_exist_ok=True)
+        builder.log(" ---> Using cache")
         builder.python = f"{ENV_PATH}/bin/python"
         return
     if not (env_dir / "pyvenv.cfg").is_file():
@@ -160,7 +162,7 @@ def _pip_install(builder: Any, args: list[str], line: int) -> None:
     try:
         done = subprocess.run(
             [sys.executable, "-m", "pip", "--python", str(python), "install", *rewritten],
-            cwd=builder._in_root(builder.workdir, line),
+            cwd=builder.in_root(builder.workdir, line),
             env=env,
             capture_output=True,
             text=True,
@@ -171,6 +173,10 @@ def _pip_install(builder: Any, args: list[str], line: int) -> None:
         raise RunError(
             f"Dockerfile line {line}: RUN pip install did not finish in {PIP_TIMEOUT_S} s"
         ) from None
+    for output in (done.stdout, done.stderr):
+        for printed in (output or "").splitlines():
+            if printed.strip():
+                builder.log(printed)
     if done.returncode != 0:
         tail = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()][-5:]
         raise RunError(
@@ -220,47 +226,3 @@ def _portable_scripts(env_dir: Path) -> None:
         except OSError:
             continue
         script.write_bytes(b"#!/usr/bin/env python\n" + rest)
-
-
-# ------------------------------------------------------------------ running an image
-
-
-def image_python(image: Any) -> Path | None:
-    """The image's own interpreter (its environment's), if it has one."""
-    if not getattr(image, "python", None):
-        return None
-    path = image.root / image.python.lstrip("/")
-    return path if path.exists() else None
-
-
-def _python_script(path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            return b"python" in f.readline(256)
-    except OSError:
-        return False
-
-
-def resolve_argv(image: Any, argv: list[str]) -> list[str]:
-    """``argv`` as this machine runs it: ``python`` is the image's interpreter (else this
-    machine's); a console script (``uvicorn``, ``gunicorn``) found in the image's
-    environment or beside this machine's interpreter runs under the image's interpreter."""
-    if not argv:
-        return argv
-    python = str(image_python(image) or sys.executable)
-    if _PYTHON.match(argv[0]):
-        return [python, *argv[1:]]
-    if "/" not in argv[0]:
-        for bin_dir in (image.root / ENV_PATH.lstrip("/") / "bin", Path(sys.executable).parent):
-            script = bin_dir / argv[0]
-            if script.is_file() and _python_script(script):
-                return [python, str(script), *argv[1:]]
-    return argv
-
-
-def search_path(image: Any, path: str) -> str:
-    """PATH for a shell-form command: the image's environment, then this interpreter's."""
-    dirs = [str(Path(sys.executable).parent), path]
-    if image_python(image) is not None:
-        dirs.insert(0, str(image.root / ENV_PATH.lstrip("/") / "bin"))
-    return os.pathsep.join(dirs)

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from globalguide.emulator import image_run
-from globalguide.emulator.images import ImageBuildError, ImageStore
+from globalguide.emulator.images import ImageBuildError, ImageStore, launch
 
 
 def context(files: dict[str, str]) -> bytes:
@@ -41,7 +40,7 @@ def test_pip_install_makes_the_images_own_environment(tmp_path):
     assert image.python == "/usr/local/bin/python"
     env = image.root / "usr" / "local"
     assert (env / "pyvenv.cfg").read_text().count("include-system-site-packages = true") == 1
-    argv = image_run.resolve_argv(image, image.cmd)
+    argv = launch.resolve_argv(image, image.cmd)
     assert argv[0] == str(env / "bin" / "python") and argv[1].endswith("/gunicorn")
 
 
