@@ -80,16 +80,15 @@ def _root(
 # ---------------------------------------------------------------------- emulator
 
 
+def _bounded(low: float, high: float, metavar: str, help_text: str):
+    """An option whose value must lie in [low, high]."""
+    return typer.Option(min=low, max=high, metavar=metavar, help=help_text)
+
+
 @emulator_app.command("start")
 def emulator_start(
     port: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            max=emulator_options.MAX_PORT,
-            metavar="PORT",
-            help="Loopback port (0: any free).",
-        ),
+        int, _bounded(0, emulator_options.MAX_PORT, "PORT", "Loopback port (0: any free).")
     ] = EMULATOR_DEFAULTS.port,
     profile: Annotated[
         str,
@@ -99,20 +98,17 @@ def emulator_start(
     ] = EMULATOR_DEFAULTS.profile,
     time_scale: Annotated[
         float,
-        typer.Option(
-            min=0.0,
-            max=emulator_options.MAX_TIME_SCALE,
-            metavar="FACTOR",
-            help="Multiply realistic durations by this.",
+        _bounded(
+            0.0, emulator_options.MAX_TIME_SCALE, "FACTOR", "Multiply realistic durations by this."
         ),
     ] = EMULATOR_DEFAULTS.time_scale,
     fault_rate: Annotated[
         float,
-        typer.Option(
-            min=0.0,
-            max=emulator_options.MAX_FAULT_RATE,
-            metavar="FRACTION",
-            help="Fraction of mutating calls that fail.",
+        _bounded(
+            0.0,
+            emulator_options.MAX_FAULT_RATE,
+            "FRACTION",
+            "Fraction of mutating calls that fail.",
         ),
     ] = EMULATOR_DEFAULTS.fault_rate,
     fault_seed: Annotated[

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from globalguide.cloud.targets import Target
 
 EMULATOR_ENV = "GLOBALGUIDE_EMULATOR"
 
@@ -46,7 +49,7 @@ class CloudClients:
         return getattr(self.credentials, "token", None) if self.endpoint is not None else None
 
     @cached_property
-    def target(self) -> Any:
+    def target(self) -> Target:
         """Google Cloud or the emulator: everything else that differs between the two."""
         from globalguide.cloud import targets
 

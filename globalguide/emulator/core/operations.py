@@ -59,9 +59,6 @@ REALISTIC_PROPAGATION_SECONDS: dict[str, float] = {
     "iam.serviceAccount": 30.0,
 }
 
-PROFILES = ("instant", "realistic")
-
-
 @dataclass
 class Timing:
     profile: str = "instant"
