@@ -30,6 +30,9 @@ CONTROL_TIMEOUT_S = 5.0
 class Target:
     """What a command needs to know about where it runs; see the two below."""
 
+    def __init__(self, clients: CloudClients) -> None:
+        self.clients = clients
+
     kind: str  # the ``target`` of every --json document
     local_flag: str  # what a command in a hint adds to reach the same target
     # True when a request can say where its client is, so any region can be asked as if
@@ -48,9 +51,6 @@ class Target:
     probe_vm_cleanup_s: float
     vm_operation_timeout_s: float
     vm_sweep_pause_s: float
-
-    def __init__(self, clients: CloudClients) -> None:
-        self.clients = clients
 
 
 class GoogleCloud(Target):
