@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from globalguide import __version__
+from globalguide.emulator import options as emulator_options
 from globalguide.errors import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -52,6 +53,7 @@ regions_app = typer.Typer(
 app.add_typer(regions_app, name="regions")
 
 _state = {"debug": False}
+EMULATOR_DEFAULTS = emulator_options.DEFAULTS
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -78,41 +80,49 @@ def _root(
 # ---------------------------------------------------------------------- emulator
 
 
+def _bounded(low: float, high: float, metavar: str, help_text: str):
+    """An option whose value must lie in [low, high]."""
+    return typer.Option(min=low, max=high, metavar=metavar, help=help_text)
+
+
 @emulator_app.command("start")
 def emulator_start(
     port: Annotated[
-        int, typer.Option(min=0, max=65535, metavar="PORT", help="Loopback port (0: any free).")
-    ] = 0,
+        int, _bounded(0, emulator_options.MAX_PORT, "PORT", "Loopback port (0: any free).")
+    ] = EMULATOR_DEFAULTS.port,
     profile: Annotated[
         str,
         typer.Option(
             metavar="PROFILE", help="Operation timing: instant, or realistic (real medians)."
         ),
-    ] = "instant",
+    ] = EMULATOR_DEFAULTS.profile,
     time_scale: Annotated[
         float,
-        typer.Option(
-            min=0.0, max=100.0, metavar="FACTOR", help="Multiply realistic durations by this."
+        _bounded(
+            0.0, emulator_options.MAX_TIME_SCALE, "FACTOR", "Multiply realistic durations by this."
         ),
-    ] = 1.0,
+    ] = EMULATOR_DEFAULTS.time_scale,
     fault_rate: Annotated[
         float,
-        typer.Option(
-            min=0.0, max=1.0, metavar="FRACTION", help="Fraction of mutating calls that fail."
+        _bounded(
+            0.0,
+            emulator_options.MAX_FAULT_RATE,
+            "FRACTION",
+            "Fraction of mutating calls that fail.",
         ),
-    ] = 0.0,
+    ] = EMULATOR_DEFAULTS.fault_rate,
     fault_seed: Annotated[
         int, typer.Option(metavar="SEED", help="Seed: same seed, same faults.")
-    ] = 0,
+    ] = EMULATOR_DEFAULTS.fault_seed,
     latency: Annotated[
         str, typer.Option(metavar="MODE", help="model: add modelled network delays; off: none.")
-    ] = "off",
+    ] = EMULATOR_DEFAULTS.latency,
     client_city: Annotated[
         str,
         typer.Option(
             metavar="CITY", help="Where requests without an emulator location header come from."
         ),
-    ] = "Chicago",
+    ] = EMULATOR_DEFAULTS.client_city,
     foreground: Annotated[
         bool, typer.Option("--foreground", help="Run in this terminal until Ctrl-C.")
     ] = False,
@@ -127,7 +137,7 @@ def emulator_start(
     from globalguide import emulator_control
 
     ui = UI(json_output=json_output, debug=_state["debug"])
-    options = emulator_control.StartOptions(
+    options = emulator_options.EmulatorConfig(
         port=port,
         profile=profile,
         time_scale=time_scale,
@@ -140,7 +150,7 @@ def emulator_start(
         emulator_control.run_foreground(options)
         return
     given = {
-        name for name in emulator_control.StartOptions.__dataclass_fields__
+        name for name in emulator_options.OPTION_NAMES
         if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
     }  # fmt: skip
     running, already = emulator_control.start(options, given=given, restart=restart)
@@ -203,23 +213,24 @@ def _connect(flags: dict, *, local: bool, start: bool):
     """(spec, clients): settings checked first, then the target, before any cloud call.
     With --local, no emulator running and ``start`` False, clients is None: there is no
     local deployment, and the command says so as it would with an empty emulator."""
+    from dataclasses import replace
+
     from globalguide.cloud.clients import CloudClients, google_cloud_credentials
-    from globalguide.spec import build_spec
+    from globalguide.spec import build_spec, project_on_emulator
     from globalguide.target import NoEmulator, resolve_emulator
 
     # Bad input fails here, before the emulator starts or any cloud call is made.
-    checked = build_spec(
-        flags, local=local, local_project=flags.get("project") or "globalguide-local"
-    )
+    served = flags.get("project") or emulator_options.DEFAULT_PROJECT
+    spec = build_spec(flags, local=local, local_project=served)
     try:
         emulated = resolve_emulator(local, start=start)
     except NoEmulator:
-        return checked, None
-    if emulated is not None:
-        spec = build_spec(flags, local=True, local_project=emulated.project)
-        return spec, CloudClients(spec.project, endpoint=emulated.endpoint, token=emulated.token)
-    spec = build_spec(flags, local=False)
-    return spec, CloudClients(spec.project, credentials=google_cloud_credentials())
+        return spec, None
+    if emulated is None:
+        return spec, CloudClients(spec.project, credentials=google_cloud_credentials())
+    project = project_on_emulator(flags.get("project"), emulated.project)
+    spec = replace(spec, local=True, project=project).validated()
+    return spec, CloudClients(spec.project, endpoint=emulated.endpoint, token=emulated.token)
 
 
 def _confirm(ui: UI, question: str, yes: bool) -> None:
@@ -399,8 +410,7 @@ def deploy(
     if plan_out is not None:
         plan_view.check_plan_path(plan_out)
     spec, clients = _connect(flags, local=local, start=True)
-    target = "the emulator" if clients.is_emulator else f"project {spec.project}"
-    target_key = "emulator" if clients.is_emulator else f"google-cloud/{spec.project}"
+    target = clients.target.display_name
     ui.info(f"Planning {spec.name} in {', '.join(spec.regions)} on {target}...")
     choice = {}
     if spec.region_choice is not None:
@@ -411,11 +421,11 @@ def deploy(
     numbers = plan_view.counts(plan)
     cost = plan_view.plan_estimate(plan)
     if saved is not None:
-        problems = plan_view.differences(saved, plan, target_key)
+        problems = plan_view.differences(saved, plan, clients.target.plan_key)
         if problems:
             raise plan_view.refuse_changed(plan_file, problems)
     if plan_out is not None:
-        plan_view.save_plan(plan_out, plan, target_key)
+        plan_view.save_plan(plan_out, plan, clients.target.plan_key)
         ui.info(f"Plan saved to {plan_out}. Apply it with `globalguide deploy --plan {plan_out}`.")
     generated = plan.image.context.generated_dockerfile if plan.image else None
     if dry_run:
@@ -436,10 +446,10 @@ def deploy(
             ui.err.print(plan_text(f"Plan for {spec.name}", rows, cost))
         if saved is None:  # a saved plan was reviewed when it was saved
             _confirm(ui, f"Apply {plural(len(plan.changes), 'change')} to {target}?", yes)
+    again = clients.target.local_flag
     next_step = (
-        f"Run `globalguide deploy{' --local' if clients.is_emulator else ''}` again to finish "
-        f"(it continues from what exists), or `globalguide teardown"
-        f"{' --local' if clients.is_emulator else ''}` to remove it."
+        f"Run `globalguide deploy{again}` again to finish (it continues from what exists), "
+        f"or `globalguide teardown{again}` to remove it."
     )
     from globalguide.cloud.serving import RegionsNotServing
 
@@ -602,7 +612,7 @@ def drill(
     except ValueError as exc:
         raise UsageError(f"--fail-region: {exc}") from None
     spec, clients = _connect({"project": project, "name": name}, local=local, start=False)
-    target = "the emulator" if clients.is_emulator else f"project {spec.project}"
+    target = clients.target.display_name
     _confirm(ui, f"Make {region} fail on {target} for a drill (it is restored after)?", yes)
     try:
         document = drills.run_drill(spec, clients, region, on_phase=lambda t: ui.info(t + "..."))
@@ -741,7 +751,7 @@ def probe(
             f"{spec.name} has no load balancer to probe in the emulator.",
             hint="Deploy first: `globalguide deploy --local`.",
         )
-    if via == probing.VIA_EDGE and not clients.is_emulator:
+    if via == probing.VIA_EDGE and not clients.target.places_clients:
         raise UsageError(
             "--via edge needs the emulator; on Google Cloud use --via vm.",
             hint="Add --local to probe the local deployment.",
@@ -751,8 +761,8 @@ def probe(
             raise UsageError("--via vm needs --as-city or --cities-top.")
         chosen = probing.VIA_DIRECT
     else:
-        chosen = via or (probing.VIA_EDGE if clients.is_emulator else probing.VIA_VM)
-    url = deployment.load_balancer_url(spec, clients)
+        chosen = via or (probing.VIA_EDGE if clients.target.places_clients else probing.VIA_VM)
+    url = clients.target.load_balancer_url(spec)
     if url is None:
         raise CloudError(
             f"{spec.name} has no load balancer to probe in {spec.project}.",

@@ -6,7 +6,7 @@ Three ways to probe the deployed load balancer:
   the city, by the emulator-only ``X-Emulator-Client-LatLng`` header with its coordinates;
 - ``vm`` (the "teleport"): a short-lived e2-micro VM in the zone nearest the city runs a
   startup script that requests the load balancer and prints one line per request to the
-  serial port (see :func:`startup_script` and :func:`parse_serial`); the VM is always deleted;
+  serial port (:mod:`globalguide.wire.probe_serial`); the VM is always deleted;
 - ``direct``: one plain request from this machine.
 
 Times under ``measured`` are wall-clock times seen by the prober. Everything under
@@ -16,49 +16,33 @@ measurement.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
-import json
-import re
 import secrets
 import signal
 import statistics
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from globalguide import demand, geo, placement
-from globalguide.cloud.names import SERVED_REGION_HEADER, served_region
 from globalguide.errors import UsageError
+from globalguide.wire import guide_request
+from globalguide.wire.guide_request import Sample
+from globalguide.wire.probe_serial import SerialReport, parse_serial, startup_script
 
 MAX_COUNT = 20
 MAX_CITIES_TOP = 100
 MAX_CITIES = 100
-REQUEST_TIMEOUT_S = 30.0
-MAX_BODY_BYTES = 1_000_000
 PARALLEL_PROBES = 8
 BEST_SINGLE_BASIS_CITIES = 100
 
 VIA_EDGE, VIA_VM, VIA_DIRECT = "edge", "vm", "direct"
 
 # ---------------------------------------------------------------------------- the model
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One measured request."""
-
-    seq: int
-    http_status: int  # 0: no answer (connection failed or timed out)
-    total_ms: float | None
-    ttfb_ms: float | None = None
-    served_from_region: str | None = None
 
 
 @dataclass
@@ -190,71 +174,19 @@ def request_guide(
     *,
     stream: bool = False,
     latlng: str | None = None,
-    timeout: float = REQUEST_TIMEOUT_S,
+    timeout: float = guide_request.TIMEOUT_S,
 ) -> tuple[Sample, dict[str, Any] | None]:
     """One timed request to the guide; the sample and the answer's document (the JSON body,
     or for --stream the SSE ``meta`` with the joined text as ``ai_response``)."""
-    headers = {"Accept": "text/event-stream" if stream else "application/json"}
-    headers["User-Agent"] = "globalguide-probe"
-    if latlng:
-        headers["X-Emulator-Client-LatLng"] = latlng
-    target = url.rstrip("/") + ("/stream" if stream else "/")
-    request = urllib.request.Request(target, headers=headers)  # noqa: S310
-    started = time.perf_counter()
-    ttfb = None
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
-            first = resp.read(1) if stream else b""
-            ttfb = (time.perf_counter() - started) * 1000 if stream else None
-            body = first + resp.read(MAX_BODY_BYTES)
-            status = resp.status
-            answer_headers = resp.headers
-    except urllib.error.HTTPError as exc:
-        elapsed = (time.perf_counter() - started) * 1000
-        return Sample(seq, exc.code, round(elapsed, 1)), None
-    except (urllib.error.URLError, OSError, ValueError):
-        return Sample(seq, 0, None), None
-    total = (time.perf_counter() - started) * 1000
-    document = parse_sse(body) if stream else _json_object(body)
+    answer = guide_request.ask(
+        url, stream=stream, latlng=latlng, timeout=timeout, user_agent="globalguide-probe"
+    )
+    if answer.failed:
+        return Sample(seq, answer.status, answer.total_ms), None
     # Any service: the region is its X-Served-Region header (unknown without it).
-    region = served_region(answer_headers, document)
-    sample = Sample(seq, status, round(total, 1), None if ttfb is None else round(ttfb, 1), region)
-    return sample, document
-
-
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(document, dict) or not isinstance(document.get("meta", {}), dict):
-        return None
-    return document
-
-
-def parse_sse(body: bytes) -> dict[str, Any] | None:
-    """The guide's event stream as {"ai_response": joined text, "meta": {...}}."""
-    text, meta = [], None
-    for block in body.decode("utf-8", errors="replace").split("\n\n"):
-        event, data = "message", ""
-        for line in block.splitlines():
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                data += line[5:].strip()
-        if not data:
-            continue
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            continue
-        if event == "meta" and isinstance(payload, dict):
-            meta = payload
-        elif event == "message" and isinstance(payload, dict):
-            text.append(str(payload.get("text", "")))
-    if meta is None:
-        return None
-    return {"ai_response": "".join(text), "meta": meta}
+    ttfb = answer.ttfb_ms if stream else None
+    sample = Sample(seq, answer.status, answer.total_ms, ttfb, answer.served_region)
+    return sample, answer.document
 
 
 def _absorb(probe: CityProbe, region: str | None, document: dict[str, Any] | None) -> None:
@@ -278,7 +210,7 @@ def probe_from_here(
     via: str,
     count: int,
     stream: bool,
-    timeout: float = REQUEST_TIMEOUT_S,
+    timeout: float = guide_request.TIMEOUT_S,
     stop: threading.Event | None = None,
 ) -> CityProbe:
     """``count`` requests from this machine; through the edge as if from ``city``."""
@@ -309,126 +241,6 @@ PROPAGATION_NOTE = (
     "a new load balancer answers 502/503 while its configuration propagates (often "
     "several minutes): probe again shortly"
 )
-
-
-# ------------------------------------------------------------- the VM startup script
-
-LINE_TAG = "GGPROBE"
-HEADER_TAG = "# globalguide-probe:"
-_LINE = re.compile(rf"{LINE_TAG} (?P<id>[a-z0-9-]+) (?P<kind>sample|body|done)\b(?P<rest>.*)")
-_FIELD = re.compile(r"(\w+)=(\S*)")
-
-
-def startup_script(url: str, count: int, timeout_s: float, probe_id: str) -> str:
-    """A bash script for a stock Debian image: ``count`` curl requests to ``url``, one
-    ``GGPROBE`` line per request on the serial port, then the first answer (base64) and a
-    ``done`` line. Its parameters are repeated in a one-line JSON header, which is all the
-    emulator reads (it never runs the script)."""
-    if not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?", url):
-        raise UsageError(f"Cannot probe {url!r}: not a plain http(s) URL.")
-    params = {"url": url, "count": count, "timeout_s": timeout_s, "id": probe_id}
-    target = url.rstrip("/") + "/"
-    return f"""#!/bin/bash
-{HEADER_TAG} {json.dumps(params, separators=(",", ":"))}
-# Requests the load balancer from this zone and reports on the serial port (ttyS0).
-out=${{GGPROBE_OUT:-/dev/ttyS0}}; [ -w "$out" ] || out=/dev/console
-say() {{ echo "{LINE_TAG} {probe_id} $*" >> "$out"; }}
-body=$(mktemp); hdrs=$(mktemp)
-for i in $(seq 1 {count}); do
-  : > "$body"
-  res=$(curl -s -o "$body" -D "$hdrs" -H 'Accept: application/json' --max-time {timeout_s:g} \\
-    -w '%{{http_code}} %{{time_starttransfer}} %{{time_total}}' '{target}')
-  set -- $res
-  region=$(tr -d '\\r' < "$hdrs" | sed -n 's/^{SERVED_REGION_HEADER.lower()}: *//Ip' | head -n1)
-  [ -n "$region" ] || \\
-    region=$(grep -o '"served_from_region": *"[^"]*"' "$body" | head -n1 | cut -d'"' -f4)
-  say sample seq=$i http=${{1:-0}} ttfb_s=${{2:-}} total_s=${{3:-}} region=${{region:--}}
-  [ "$i" = 1 ] && say body b64=$(head -c 4000 "$body" | base64 -w0)
-done
-say done count={count}
-"""
-
-
-def read_script_header(script: str) -> dict[str, Any] | None:
-    """The JSON parameters in a probe startup script's header line, or None."""
-    for line in script.splitlines()[:5]:
-        if line.startswith(HEADER_TAG):
-            try:
-                params = json.loads(line[len(HEADER_TAG) :])
-            except ValueError:
-                return None
-            return params if isinstance(params, dict) else None
-    return None
-
-
-def sample_line(probe_id: str, sample: Sample) -> str:
-    """The serial line the startup script prints for one request (the emulator's too)."""
-    ttfb = "" if sample.ttfb_ms is None else f"{sample.ttfb_ms / 1000:.6f}"
-    total = "" if sample.total_ms is None else f"{sample.total_ms / 1000:.6f}"
-    return (
-        f"{LINE_TAG} {probe_id} sample seq={sample.seq} http={sample.http_status} "
-        f"ttfb_s={ttfb} total_s={total} region={sample.served_from_region or '-'}"
-    )
-
-
-def body_line(probe_id: str, body: bytes) -> str:
-    return f"{LINE_TAG} {probe_id} body b64={base64.b64encode(body[:4000]).decode()}"
-
-
-def done_line(probe_id: str, count: int) -> str:
-    return f"{LINE_TAG} {probe_id} done count={count}"
-
-
-@dataclass
-class SerialReport:
-    samples: list[Sample] = field(default_factory=list)
-    document: dict[str, Any] | None = None
-    done: bool = False
-
-
-def parse_serial(text: str, probe_id: str, report: SerialReport | None = None) -> SerialReport:
-    """Fold the probe's lines in ``text`` into ``report``; other lines (boot messages,
-    other probes) are ignored. A line may carry a console prefix before the tag."""
-    report = report or SerialReport()
-    for raw in text.splitlines():
-        at = raw.find(LINE_TAG + " ")
-        match = _LINE.match(raw[at:]) if at >= 0 else None
-        if match is None or match.group("id") != probe_id:
-            continue
-        fields = dict(_FIELD.findall(match.group("rest")))
-        kind = match.group("kind")
-        if kind == "done":
-            report.done = True
-        elif kind == "body" and report.document is None:
-            with contextlib.suppress(ValueError):
-                report.document = _json_object(base64.b64decode(fields.get("b64", "")))
-        elif kind == "sample":
-            sample = _sample_from(fields)
-            # A line logged twice (console and script log) counts once.
-            if all(s.seq != sample.seq for s in report.samples):
-                report.samples.append(sample)
-    return report
-
-
-def _sample_from(fields: dict[str, str]) -> Sample:
-    def ms(key: str) -> float | None:
-        try:
-            return round(float(fields[key]) * 1000, 1)
-        except (KeyError, ValueError):
-            return None
-
-    try:
-        seq, status = int(fields.get("seq", "0")), int(fields.get("http", "0"))
-    except ValueError:
-        seq, status = 0, 0
-    region = fields.get("region") or "-"
-    total = ms("total_s") if status else None
-    return Sample(seq, status, total, ms("ttfb_s") if status else None,
-                  None if region == "-" else region)  # fmt: skip
-
-
-def new_probe_id() -> str:
-    return secrets.token_hex(4)
 
 
 # ----------------------------------------------------------------------- orchestration
@@ -509,10 +321,9 @@ def run_parallel(
 
 # ------------------------------------------------------------------------ the teleport
 
-VM_WAIT_CLOUD_S = 600.0
-VM_WAIT_EMULATOR_S = 60.0
-CLEANUP_CLOUD_S = 300.0
-CLEANUP_EMULATOR_S = 30.0
+
+def new_probe_id() -> str:
+    return secrets.token_hex(4)
 
 
 @dataclass(frozen=True)
@@ -644,21 +455,21 @@ def _run_vms(
         raise UsageError("--via vm needs --as-city or --cities-top.")
     if request.stream:
         raise UsageError("--stream is not available with --via vm.")
-    emulator = bool(getattr(clients, "is_emulator", False))
+    target = clients.target
     settings = VmSettings(
         deployment=deployment,
         url=url,
         count=request.count,
-        timeout_s=10.0 if emulator else REQUEST_TIMEOUT_S,
-        wait_s=VM_WAIT_EMULATOR_S if emulator else VM_WAIT_CLOUD_S,
-        poll_s=0.2 if emulator else 3.0,
+        timeout_s=target.probe_vm_request_timeout_s,
+        wait_s=target.probe_vm_wait_s,
+        poll_s=target.probe_vm_poll_s,
     )
     vms = ProbeVms(clients, deployment, new_probe_id())
     jobs = [vm_job(vms, settings, city, i) for i, city in enumerate(request.cities, 1)]
     report: dict[str, Any] = {"run_id": vms.run_id, "created": len(jobs), "left": None}
 
     def cleanup(settle: Callable[[float], None]) -> None:
-        budget = CLEANUP_EMULATOR_S if emulator else CLEANUP_CLOUD_S
+        budget = target.probe_vm_cleanup_s
         vms.sweep(budget / 2)  # a VM whose job was stopped half way
         settle(budget / 2)  # jobs still running delete their own VM, then stop
         left = vms.sweep(budget / 2)

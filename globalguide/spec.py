@@ -215,12 +215,7 @@ def build_spec(
     if container_env:
         merged["env"] = tuple(sorted(container_env.items()))
     if local:
-        given = flags.get("project")
-        if given and local_project and given != local_project:
-            raise UsageError(
-                f"--local serves project {local_project!r}; --project {given!r} does not match."
-            )
-        merged["project"] = local_project or given or ""
+        merged["project"] = project_on_emulator(flags.get("project"), local_project)
     else:
         merged["project"] = (
             flags.get("project")
@@ -234,6 +229,14 @@ def build_spec(
         merged.update(regions=choice.regions, region_choice=choice)
     spec = DeploySpec(local=local, **merged)
     return spec.validated()
+
+
+def project_on_emulator(given: str | None, served: str | None) -> str:
+    """The project a command on the emulator uses: the one it serves; --project may name
+    only that one."""
+    if given and served and given != served:
+        raise UsageError(f"--local serves project {served!r}; --project {given!r} does not match.")
+    return served or given or ""
 
 
 def _suggested(regions: tuple[str, ...], weights: Path | None) -> Suggested | None:

@@ -68,6 +68,7 @@ def resolve_emulator(local: bool, *, start: bool) -> Emulated | None:
                 hint="Deploy with `globalguide deploy --local`.",
             )
         from globalguide import emulator_control
+        from globalguide.emulator.options import EmulatorConfig
 
-        running, _ = emulator_control.start(emulator_control.StartOptions())
+        running, _ = emulator_control.start(EmulatorConfig())
     return Emulated(running.endpoint, running.project, running.token)

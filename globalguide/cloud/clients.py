@@ -4,14 +4,19 @@ Against Google Cloud the clients use Application Default Credentials and the rea
 endpoints. Against the emulator (``endpoint`` given, or ``GLOBALGUIDE_EMULATOR`` set) they
 use the same client classes with the REST transport, ``api_endpoint`` pointed at the
 emulator and a static-token credential holding the emulator's session token (see
-``globalguide.emulator.session``). Nothing else in the code base knows the difference.
+``globalguide.emulator.session``). What else differs between the two (waits, how the load
+balancer is read, the emulator's test controls) is :attr:`CloudClients.target`
+(:mod:`globalguide.cloud.targets`); nothing else in the code base knows the difference.
 """
 
 from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from globalguide.cloud.targets import Target
 
 EMULATOR_ENV = "GLOBALGUIDE_EMULATOR"
 
@@ -41,11 +46,14 @@ class CloudClients:
     @property
     def token(self) -> str | None:
         """The emulator's session token, for plain HTTP calls to its test controls."""
-        return getattr(self.credentials, "token", None) if self.is_emulator else None
+        return getattr(self.credentials, "token", None) if self.endpoint is not None else None
 
-    @property
-    def is_emulator(self) -> bool:
-        return self.endpoint is not None
+    @cached_property
+    def target(self) -> Target:
+        """Google Cloud or the emulator: everything else that differs between the two."""
+        from globalguide.cloud import targets
+
+        return targets.GoogleCloud(self) if self.endpoint is None else targets.Emulator(self)
 
     def _options(self) -> Any:
         from google.api_core.client_options import ClientOptions
@@ -90,6 +98,20 @@ class CloudClients:
         from google.cloud import run_v2
 
         return self._make(run_v2.ServicesClient)
+
+    def gemini(self, location: str) -> Any:
+        """A google-genai client for Vertex AI in ``location`` (not shared: one per call)."""
+        from google import genai
+        from google.genai import types
+
+        base_url = {} if self.endpoint is None else {"base_url": f"{self.endpoint}/"}
+        return genai.Client(
+            vertexai=True,
+            project=self.project,
+            location=location,
+            credentials=self.credentials,
+            http_options=types.HttpOptions(timeout=30_000, **base_url),
+        )
 
     # -- IAM: service accounts, and the project's policy
     @cached_property

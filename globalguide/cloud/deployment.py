@@ -6,11 +6,8 @@ documents ``--json`` prints); progress is reported through a listener.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +15,7 @@ from google.api_core import exceptions as gexc
 
 from globalguide.cloud.apply import Executor, Listener, raise_for_failures
 from globalguide.cloud.clients import CloudClients
-from globalguide.cloud.names import Names, served_region
+from globalguide.cloud.names import Names
 from globalguide.cloud.plan import (
     ABSENT,
     DELETE,
@@ -31,18 +28,16 @@ from globalguide.cloud.propagation import Propagation
 from globalguide.cloud.source import context_for, service_context
 from globalguide.errors import CloudError, UsageError
 from globalguide.spec import DeploySpec
+from globalguide.wire import guide_request
 
-LB_WAIT_CLOUD_S = 900.0
 TEARDOWN_SWEEPS = 3
-LB_WAIT_EMULATOR_S = 120.0
-PROBE_TIMEOUT_S = 30.0
 
 
 def document_header(spec: DeploySpec, clients: CloudClients) -> dict[str, Any]:
     """The fields every command's JSON document starts with."""
     return {
         "name": spec.name,
-        "target": "emulator" if clients.is_emulator else "google-cloud",
+        "target": clients.target.kind,
         "project": spec.project,
     }
 
@@ -58,7 +53,7 @@ def check_model(plan: Plan, clients: CloudClients, propagation: Propagation | No
 
     model = plan.spec.model
     for location in sorted(set(plan.vertex_locations.values())):
-        client = gemini_client(clients, location)
+        client = clients.gemini(location)
         try:
             while True:
                 try:
@@ -98,52 +93,7 @@ def _import_genai() -> None:
     import google.genai  # noqa: F401
 
 
-def gemini_client(clients: CloudClients, location: str) -> Any:
-    from google import genai
-    from google.genai import types
-
-    if clients.is_emulator:
-        return genai.Client(
-            vertexai=True,
-            project=clients.project,
-            location=location,
-            credentials=clients.credentials,
-            http_options=types.HttpOptions(base_url=f"{clients.endpoint}/", timeout=30_000),
-        )
-    return genai.Client(
-        vertexai=True,
-        project=clients.project,
-        location=location,
-        credentials=clients.credentials,
-        http_options=types.HttpOptions(timeout=30_000),
-    )
-
-
-# --------------------------------------------------------------------------- the LB URL
-
-
-def load_balancer_url(spec: DeploySpec, clients: CloudClients) -> str | None:
-    names = Names(spec.name, spec.project)
-    if clients.is_emulator:
-        try:
-            from globalguide.emulator.session import control_request
-
-            request = control_request(clients.endpoint, "edges", token=clients.token)
-            with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310
-                edges = json.loads(resp.read())
-        except (urllib.error.URLError, OSError, ValueError):
-            return None
-        for edge in edges:
-            if str(edge.get("forwardingRule", "")).endswith(f"/forwardingRules/{names.http_rule}"):
-                return str(edge["url"])
-        return None
-    try:
-        address = clients.global_addresses.get(project=spec.project, address=names.address)
-    except gexc.NotFound:
-        return None
-    if spec.domain:
-        return f"https://{spec.domain}"
-    return f"http://{address.address}"
+# --------------------------------------------------------------------------- the LB
 
 
 def deployed_regions(spec: DeploySpec, clients: CloudClients) -> list[str]:
@@ -164,50 +114,6 @@ def deployed_regions(spec: DeploySpec, clients: CloudClients) -> list[str]:
     return sorted(regions) or sorted(spec.regions)
 
 
-def fetch_answer(
-    url: str,
-    *,
-    city: str | None = None,
-    latlng: str | None = None,
-    timeout: float = PROBE_TIMEOUT_S,
-) -> tuple[int, dict[str, Any] | None, str | None]:
-    """GET ``/``: (status, JSON document or None, the region that served it or None).
-    Emulator location headers when given."""
-    headers = {"Accept": "application/json", "User-Agent": "globalguide"}
-    if city:
-        headers["X-Emulator-Client-City"] = city
-    if latlng:
-        headers["X-Emulator-Client-LatLng"] = latlng
-    request = urllib.request.Request(url.rstrip("/") + "/", headers=headers)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
-            body = resp.read(1_000_000)
-            status = resp.status
-            answer_headers = resp.headers
-    except urllib.error.HTTPError as exc:
-        return exc.code, None, served_region(exc.headers)
-    except (urllib.error.URLError, OSError, ValueError):
-        return 0, None, None
-    try:
-        document = json.loads(body)
-    except ValueError:
-        document = None
-    document = document if isinstance(document, dict) else None
-    return status, document, served_region(answer_headers, document)
-
-
-def fetch_guide(
-    url: str,
-    *,
-    city: str | None = None,
-    latlng: str | None = None,
-    timeout: float = PROBE_TIMEOUT_S,
-) -> tuple[int, dict[str, Any] | None]:
-    """GET the guide's JSON; (status, document or None)."""
-    status, document, _ = fetch_answer(url, city=city, latlng=latlng, timeout=timeout)
-    return status, document
-
-
 def wait_until_serving(
     url_of: Callable[[], str | None],
     *,
@@ -224,10 +130,10 @@ def wait_until_serving(
         attempt += 1
         url = url_of()
         if url:
-            status, _, served = fetch_answer(url, timeout=min(PROBE_TIMEOUT_S, timeout))
-            last_status = status
-            if status == 200:
-                return {"url": url, "served_from_region": served}
+            answer = guide_request.ask(url, timeout=min(guide_request.TIMEOUT_S, timeout))
+            last_status = answer.status
+            if answer.status == 200:
+                return {"url": url, "served_from_region": answer.served_region}
         if on_attempt:
             on_attempt(attempt, deadline - time.monotonic())
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
@@ -291,24 +197,24 @@ def apply_deploy(
         } - set(spec.regions)
         drained_s = serving.wait_drained(spec, clients, leaving, on_wait=on_drain)
         raise_for_failures(executor.apply(plan, deletes), "Removing regions")
-    url = load_balancer_url(spec, clients)
+    target = clients.target
+    url = target.load_balancer_url(spec)
     served_by = None
     checks: list[serving.RegionCheck] = []
     # With --domain the answer depends on DNS and a managed certificate that can take an
     # hour to become active; `status` shows its progress instead.
     if wait and not spec.domain:
-        timeout = LB_WAIT_EMULATOR_S if clients.is_emulator else LB_WAIT_CLOUD_S
         outcome = wait_until_serving(
-            lambda: load_balancer_url(spec, clients),
-            timeout=timeout,
-            max_delay=0.5 if clients.is_emulator else 5.0,
+            lambda: target.load_balancer_url(spec),
+            timeout=target.lb_wait_s,
+            max_delay=target.lb_poll_max_s,
             on_attempt=on_wait,
         )
         url, served_by = outcome["url"], outcome["served_from_region"]
         checks = serving.verify_serving(
             spec,
             clients,
-            lambda: load_balancer_url(spec, clients),
+            lambda: target.load_balancer_url(spec),
             vm_probe=verify_regions,
             on_attempt=on_wait,
         )
@@ -388,25 +294,26 @@ def status(spec: DeploySpec, clients: CloudClients) -> dict[str, Any]:
             }
             if row.get("drill"):
                 regions[r.region]["failing"] = f"drill revision {row['drill']}"
-    url = load_balancer_url(spec, clients)
+    target = clients.target
+    url = target.load_balancer_url(spec)
     behind = serving.backend_regions(spec, clients) or set()
-    edge = serving.edge_of(spec, clients) if clients.is_emulator else None
-    drills = (serving.emulator_control(clients, "drill") or {}) if clients.is_emulator else {}
+    edge = target.edge(spec)
+    drilled = target.drilled_regions()
     for region, info in sorted(regions.items()):
         info["in_backend_service"] = region in behind
         info["answers"] = None
         if edge is not None:
             info["ejected"] = region in (edge.get("ejectedRegions") or [])
-        if region in (drills.get("failingRegions") or []):
+        if region in drilled:
             info["failing"] = "drill (503 from every revision)"
-        if url and clients.is_emulator and region in geo.REGIONS:
+        if url and target.places_clients and region in geo.REGIONS:
             code, served = serving.served_from(url, region)
             info["answers"] = code == 200 and served == region
             info["served_from_region"] = served
     from_here = None
-    if url and not clients.is_emulator:
-        code, _, served = fetch_answer(url)
-        from_here = served if code == 200 else None
+    if url and not target.places_clients:
+        answer = guide_request.ask(url)
+        from_here = answer.served_region if answer.status == 200 else None
     return {
         **document_header(spec, clients),
         "url": url,

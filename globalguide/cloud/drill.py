@@ -1,8 +1,8 @@
 """`globalguide drill --fail-region R`: make one region fail, measure the failover.
 
-1. The region is made to fail: in the emulator its revisions answer 503 (a test control);
-   on Google Cloud a new revision tagged ``drill`` that answers 503 (``FAILURE_DRILL=1``)
-   takes 100% of the region's traffic.
+1. The region is made to fail (the target's way, :mod:`targets`): in the emulator its
+   revisions answer 503 (a test control); on Google Cloud a new revision tagged ``drill``
+   that answers 503 (``FAILURE_DRILL=1``) takes 100% of the region's traffic.
 2. Clients in cities near the region ask the load balancer, round after round, until every
    one of them is served from another region: outlier detection has ejected the region.
 3. The region is restored (always: also on error and Ctrl-C): the emulator control is
@@ -26,17 +26,16 @@ from google.cloud import run_v2
 from globalguide import geo
 from globalguide.cloud import serving
 from globalguide.cloud.clients import CloudClients
-from globalguide.cloud.deployment import document_header, fetch_answer, load_balancer_url
+from globalguide.cloud.deployment import document_header
 from globalguide.cloud.names import Names
 from globalguide.cloud.resources import wait_operation
 from globalguide.cloud.resources.run import DRILL_TAG
 from globalguide.errors import CloudError, UsageError
 from globalguide.spec import DeploySpec
+from globalguide.wire import guide_request
 
 CITIES_NEAR = 3
 MAX_REQUESTS = 2000
-PHASE_EMULATOR_S = 120.0
-PHASE_CLOUD_S = 900.0
 REQUEST_TIMEOUT_S = 10.0
 ROUND_PAUSE_S = 0.05
 FAILURE_ENV = "FAILURE_DRILL"
@@ -68,10 +67,8 @@ def cities_near(region: str, deployed: list[str], count: int = CITIES_NEAR) -> l
 
 
 def _ask(url: str, city: geo.City) -> tuple[int, str | None]:
-    status, _, served = fetch_answer(
-        url, latlng=f"{city.lat},{city.lon}", timeout=REQUEST_TIMEOUT_S
-    )
-    return status, served if status == 200 else None
+    answer = guide_request.ask(url, latlng=f"{city.lat},{city.lon}", timeout=REQUEST_TIMEOUT_S)
+    return answer.status, answer.served_region if answer.status == 200 else None
 
 
 def probe_until(
@@ -101,25 +98,6 @@ def probe_until(
 
 
 # ------------------------------------------------------------------ making a region fail
-
-
-class EmulatorFailure:
-    """The emulator's revisions of the region answer 503 (test control /_emulator/drill)."""
-
-    def __init__(self, clients: CloudClients, region: str) -> None:
-        self.clients, self.region = clients, region
-
-    def fail(self) -> None:
-        if serving.emulator_control(self.clients, "drill", {"region": self.region}) is None:
-            raise CloudError("The emulator did not accept the drill.", hint="Is it running?")
-
-    def restore(self) -> None:
-        body = {"region": self.region, "failing": False}
-        if serving.emulator_control(self.clients, "drill", body) is None:
-            raise CloudError(
-                f"Could not restore {self.region} in the emulator.",
-                hint="Restart it: `globalguide emulator stop` then deploy again.",
-            )
 
 
 class CloudRunFailure:
@@ -199,10 +177,11 @@ def run_drill(
         )
     if len(deployed) < 2:
         raise UsageError("A drill needs at least two regions: there is nowhere to fail over.")
-    url = load_balancer_url(spec, clients)
+    target = clients.target
+    url = target.load_balancer_url(spec)
     if not url:
         raise CloudError("The load balancer has no URL yet.", hint="Run `globalguide deploy`.")
-    budget = phase_s or (PHASE_EMULATOR_S if clients.is_emulator else PHASE_CLOUD_S)
+    budget = phase_s or target.drill_phase_s
     cities = cities_near(region, deployed)
     others = [r for r in deployed if r != region]
     place = geo.REGIONS[region]
@@ -222,11 +201,7 @@ def run_drill(
             f"({baseline.served_by}); nothing was changed.",
             hint="Run `globalguide status` and `globalguide deploy` first.",
         )
-    failure = (
-        EmulatorFailure(clients, region)
-        if clients.is_emulator
-        else CloudRunFailure(clients, spec, region)
-    )
+    failure = target.region_failure(spec, region)
     try:
         if on_phase:
             on_phase(f"failing {region}")

@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any
 
 LABEL_KEY = "globalguide"
 GEO_HEADER = "X-Client-Geo-Location"
 GEO_HEADER_VALUE = "{client_city},{client_region_subdivision},{client_region}"
 IMAGE_NAME = "service"
-# The response header a deployed service adds naming the region that served the request
-# (docs/service.md): how probe, serving checks and drill know which region answered.
-SERVED_REGION_HEADER = "X-Served-Region"
-_REGION_NAME = re.compile(r"[a-z]{2,12}-[a-z]{2,16}[0-9]{1,2}")
-
-
-def served_region(headers: Any, document: Any = None) -> str | None:
-    """The region an answer names: its X-Served-Region header, else (an older Local Guide)
-    ``meta.served_from_region`` in its JSON; None when it names none or a malformed one."""
-    value = headers.get(SERVED_REGION_HEADER) if headers is not None else None
-    if value is None and isinstance(document, dict) and isinstance(document.get("meta"), dict):
-        value = document["meta"].get("served_from_region")
-    if isinstance(value, str) and _REGION_NAME.fullmatch(value.strip()):
-        return value.strip()
-    return None
 
 
 REQUIRED_APIS = (

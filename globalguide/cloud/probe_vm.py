@@ -14,12 +14,10 @@ from google.api_core import exceptions as gexc
 from globalguide.cloud.clients import CloudClients
 from globalguide.cloud.names import LABEL_KEY
 from globalguide.errors import CloudError
+from globalguide.wire.probe_serial import PROBE_LABEL
 
-PROBE_LABEL = "globalguide-probe"
 MACHINE_TYPE = "e2-micro"
 IMAGE = "projects/debian-cloud/global/images/family/debian-12"
-OPERATION_TIMEOUT_CLOUD_S = 180.0
-OPERATION_TIMEOUT_EMULATOR_S = 30.0
 
 
 def _failure(what: str, exc: Exception) -> CloudError:
@@ -39,9 +37,7 @@ class ProbeVms:
         self.project = clients.project
         self.labels = {LABEL_KEY: deployment, PROBE_LABEL: run_id}
         self.run_id = run_id
-        self.op_timeout = (
-            OPERATION_TIMEOUT_EMULATOR_S if clients.is_emulator else OPERATION_TIMEOUT_CLOUD_S
-        )
+        self.op_timeout = clients.target.vm_operation_timeout_s
 
     def create(self, name: str, zone: str, startup_script: str) -> None:
         """Insert the VM and wait until the insert operation is done (bounded)."""
@@ -129,5 +125,5 @@ class ProbeVms:
                     pass
             left = self.left()
             if left:
-                time.sleep(1.0 if self.clients.is_emulator else 5.0)
+                time.sleep(self.clients.target.vm_sweep_pause_s)
         return left

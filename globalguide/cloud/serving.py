@@ -10,10 +10,7 @@ region asks (``--verify-regions``), or the region is reported as checked for Rea
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,46 +23,11 @@ from globalguide.cloud.names import Names
 from globalguide.cloud.resources import RunService, ServiceSettings
 from globalguide.errors import CloudError
 from globalguide.spec import DeploySpec
-
-CONTROL_TIMEOUT_S = 5.0
-VERIFY_EMULATOR_S = 120.0
-VERIFY_CLOUD_S = 900.0
-# Google gives no API that says a backend-service change has reached every front end; the
-# public runbooks for multi-region Cloud Run wait for it before removing an old NEG, and
-# propagation takes "several minutes" (gcp-facts §7).
-DRAIN_CLOUD_S = 300.0
-DRAIN_EMULATOR_MAX_S = 600.0
+from globalguide.wire import guide_request
 
 VERIFIED_LB = "load-balancer"  # a client in the region's city was served by the region
 VERIFIED_VM = "vm-probe"  # a probe VM near the region was served by the region
 READY_ONLY = "ready-only"  # Ready and behind the backend service; not asked from nearby
-
-
-# --------------------------------------------------------------------------- emulator
-
-
-def emulator_control(clients: CloudClients, name: str, body: dict | None = None) -> Any:
-    """GET (or POST ``body`` to) one of the emulator's test controls; None if unreachable."""
-    from globalguide.emulator.session import control_request
-
-    request = control_request(
-        clients.endpoint, name, token=clients.token, body=body,
-        method="GET" if body is None else "POST",
-    )  # fmt: skip
-    try:
-        with urllib.request.urlopen(request, timeout=CONTROL_TIMEOUT_S) as resp:  # noqa: S310
-            return json.loads(resp.read())
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-
-
-def edge_of(spec: DeploySpec, clients: CloudClients) -> dict[str, Any] | None:
-    """The emulator edge of the deployment's HTTP rule, with its effective configuration."""
-    names = Names(spec.name, spec.project)
-    for edge in emulator_control(clients, "edges") or []:
-        if str(edge.get("forwardingRule", "")).endswith(f"/forwardingRules/{names.http_rule}"):
-            return edge
-    return None
 
 
 # --------------------------------------------------------------------------- asking
@@ -79,11 +41,9 @@ def near_city(region: str) -> geo.City | None:
 def served_from(url: str, region: str) -> tuple[int, str | None]:
     """(status, region that answered, from its X-Served-Region header) for a client in the
     region's city, via the edge."""
-    from globalguide.cloud.deployment import fetch_answer
-
     place = geo.REGIONS[region]
-    status, _, served = fetch_answer(url, latlng=f"{place.lat},{place.lon}", timeout=10.0)
-    return status, served if status == 200 else None
+    answer = guide_request.ask(url, latlng=f"{place.lat},{place.lon}", timeout=10.0)
+    return answer.status, answer.served_region if answer.status == 200 else None
 
 
 def backend_regions(spec: DeploySpec, clients: CloudClients) -> set[str] | None:
@@ -186,20 +146,20 @@ def verify_serving(
     on_attempt: Callable[[int, float], None] | None = None,
 ) -> list[RegionCheck]:
     """Bounded retries until every region passes; CloudError naming the first that does not."""
-    emulator = clients.is_emulator
-    budget = timeout if timeout is not None else VERIFY_EMULATOR_S if emulator else VERIFY_CLOUD_S
+    target = clients.target
+    budget = timeout if timeout is not None else target.verify_s
     deadline = time.monotonic() + budget
     attempt, delay = 0, 0.2
     while True:
         attempt += 1
-        checks = check_regions(spec, clients, url_of(), ask_nearby=emulator)
+        checks = check_regions(spec, clients, url_of(), ask_nearby=target.places_clients)
         if all(c.ok for c in checks) or time.monotonic() >= deadline:
             break
         if on_attempt:
             on_attempt(attempt, deadline - time.monotonic())
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, 1.0 if emulator else 10.0)
-    if all(c.ok for c in checks) and vm_probe and not emulator:
+        delay = min(delay * 1.5, target.verify_poll_max_s)
+    if all(c.ok for c in checks) and vm_probe and not target.places_clients:
         checks = _vm_verify(spec, clients, url_of(), checks)
     bad = [c for c in checks if not c.ok]
     if bad:
@@ -267,23 +227,20 @@ def wait_drained(
     started = time.monotonic()
     if not regions:
         return 0.0
-    if clients.is_emulator:
-        deadline = started + DRAIN_EMULATOR_MAX_S
-        while time.monotonic() < deadline:
-            edge = edge_of(spec, clients)
-            if edge is None or not regions & set(edge.get("regions") or []):
-                return time.monotonic() - started
-            if on_wait:
-                on_wait(deadline - time.monotonic())
-            time.sleep(0.2)
-        raise CloudError(
-            f"The load balancer still routes to {', '.join(sorted(regions))} after "
-            f"{DRAIN_EMULATOR_MAX_S:.0f} s; their services were not deleted.",
-            hint="Run the deploy again to finish removing them.",
-        )
-    deadline = started + DRAIN_CLOUD_S
+    target = clients.target
+    deadline = started + target.drain_s
+    routed = None
     while time.monotonic() < deadline:
+        routed = target.routed_regions(spec)
+        if routed is not None and not regions & routed:
+            return time.monotonic() - started
         if on_wait:
             on_wait(deadline - time.monotonic())
-        time.sleep(min(15.0, max(0.0, deadline - time.monotonic())))
-    return time.monotonic() - started
+        time.sleep(min(target.drain_poll_s, max(0.0, deadline - time.monotonic())))
+    if routed is None:  # the routing cannot be seen: the bounded wait is all there is
+        return time.monotonic() - started
+    raise CloudError(
+        f"The load balancer still routes to {', '.join(sorted(regions))} after "
+        f"{target.drain_s:.0f} s; their services were not deleted.",
+        hint="Run the deploy again to finish removing them.",
+    )

@@ -13,8 +13,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.serving import make_server
@@ -42,31 +41,12 @@ from globalguide.emulator.core.operations import (
 from globalguide.emulator.core.project import check_project
 from globalguide.emulator.core.routing import ApiError, Route, json_response
 from globalguide.emulator.images.store import ImageStore
+from globalguide.emulator.options import EmulatorConfig
 from globalguide.emulator.strict_http import handler_named
 from globalguide.emulator.vertex import api as vertex
 
-DEFAULT_PROJECT = "globalguide-local"
 # googleapis.com answers with "Server: ESF".
 ApiRequestHandler = handler_named("ESF")
-
-
-@dataclass
-class EmulatorConfig:
-    host: str = "127.0.0.1"
-    port: int = 0
-    project: str = DEFAULT_PROJECT
-    profile: str = "instant"
-    time_scale: float = 1.0
-    fault_rate: float = 0.0
-    fault_seed: int = 0
-    latency: str = "off"  # "model" or "off"
-    client_city: str = "Chicago"
-    state_dir: Path = field(default_factory=lambda: Path("."))
-    token: str = ""  # the session token; a new one when empty
-
-    def __post_init__(self) -> None:
-        if self.host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError("the emulator listens on loopback only")
 
 
 @dataclass

@@ -6,7 +6,8 @@ import pytest
 import requests
 
 from globalguide.cloud.clients import CloudClients
-from globalguide.emulator.server import DEFAULT_PROJECT, Emulator, EmulatorConfig, EmulatorServer
+from globalguide.emulator.options import DEFAULT_PROJECT
+from globalguide.emulator.server import Emulator, EmulatorConfig, EmulatorServer
 from globalguide.emulator.session import bearer
 
 ALL_APIS = (

@@ -14,7 +14,7 @@ import http.client
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +158,7 @@ class FakeEmulator:
 
     config: EmulatorConfig
     base_url: str = "http://127.0.0.1:9"
-    apis: dict[str, Any] = field(default_factory=dict)
+    compute: Any = None
 
 
 def wait_for(predicate: Any, timeout: float = 20.0, every: float = 0.05) -> bool:

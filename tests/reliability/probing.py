@@ -10,9 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from globalguide import geo
-from globalguide.cloud.deployment import fetch_guide
+from globalguide.wire import guide_request
 
 PAUSE_S = 0.05
+
+
+def fetch_guide(url: str, *, latlng: str, timeout: float) -> tuple[int, dict | None]:
+    """GET the guide's JSON as a client at ``latlng``; (status, document or None)."""
+    answer = guide_request.ask(url, latlng=latlng, timeout=timeout)
+    return answer.status, answer.document
 
 
 @dataclass

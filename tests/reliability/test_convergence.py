@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 from google.cloud import run_v2
 
-from globalguide.cloud import deployment, drill, serving
+from globalguide.cloud import deployment, drill
 from globalguide.cloud.clients import CloudClients
 from globalguide.cloud.plan import REPAIR
 from globalguide.emulator.server import Emulator, EmulatorConfig, EmulatorServer
@@ -72,7 +72,7 @@ def test_rollout_add_and_remove_drop_no_request(realistic):
         r: r for r in three.regions
     }
     assert removed["drained_s"] >= 120 * TIME_SCALE * 0.5
-    edge = serving.edge_of(two, clients)
+    edge = clients.target.edge(two)
     assert edge["regions"] == ["asia-northeast1", "us-central1"]
 
 

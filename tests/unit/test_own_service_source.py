@@ -11,7 +11,6 @@ import pytest
 from globalguide import container
 from globalguide.cloud import python_app
 from globalguide.cloud.ignore import DockerIgnore, GcloudIgnore
-from globalguide.cloud.names import served_region
 from globalguide.cloud.source import source_context
 from globalguide.errors import UsageError
 
@@ -121,13 +120,6 @@ def test_only_images_cloud_run_can_pull_are_accepted(image, ok):
     else:
         with pytest.raises(UsageError):
             container.check_image(image)
-
-
-def test_the_served_region_comes_from_the_header_and_is_checked():
-    assert served_region({"X-Served-Region": "europe-west1"}) == "europe-west1"
-    assert served_region({}, {"meta": {"served_from_region": "us-central1"}}) == "us-central1"
-    assert served_region({"X-Served-Region": "<script>"}) is None
-    assert served_region({}) is None
 
 
 def test_probe_measures_a_service_that_names_no_region_and_calls_it_unknown():

@@ -27,7 +27,7 @@ import random
 import threading
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from globalguide.emulator.dataplane.client import warm_up
 from globalguide.emulator.dataplane.edge import PROPAGATION_S, Edge
@@ -42,6 +42,9 @@ from globalguide.emulator.dataplane.runner import (
     Runner,
 )
 from globalguide.emulator.dataplane.vm import VmProbes
+
+if TYPE_CHECKING:
+    from globalguide.emulator.compute import api as compute_api
 
 __all__ = ["DataPlane", "Revision", "RevisionStatus"]
 
@@ -131,8 +134,9 @@ class DataPlane:
 
     # ---------------------------------------------------------------------- edges
     @property
-    def compute(self) -> Any:
-        return self.emulator.apis.get("compute")
+    def compute(self) -> compute_api.API | None:
+        """The compute API: where the load balancers' configuration and the VMs are."""
+        return self.emulator.compute
 
     def sync_edges(self) -> None:
         """One listening edge per global forwarding rule; none for rules that are gone.

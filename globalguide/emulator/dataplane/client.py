@@ -20,9 +20,8 @@ import math
 from dataclasses import dataclass
 
 from globalguide import geo
+from globalguide.wire.guide_request import CITY_HEADER, LATLNG_HEADER
 
-CITY_HEADER = "X-Emulator-Client-City"
-LATLNG_HEADER = "X-Emulator-Client-LatLng"
 EMULATOR_HEADERS = (CITY_HEADER, LATLNG_HEADER)
 NEAREST_CITY_MAX_KM = 50.0
 _MAX_HEADER_CHARS = 200

@@ -1,7 +1,7 @@
 """Probe VMs come alive: the emulator runs a probe VM's requests from its zone's location.
 
 The emulator never executes a startup script. A probe VM's script (see
-:func:`globalguide.probe.startup_script`) declares its parameters in a one-line JSON
+:mod:`globalguide.wire.probe_serial`) declares its parameters in a one-line JSON
 header, ``# globalguide-probe: {"url": ..., "count": N, "timeout_s": T, "id": ...}``; when
 an instance labelled ``globalguide-probe`` with such a script reaches RUNNING, a background
 thread sends the N requests to the (loopback) load balancer URL with
@@ -13,14 +13,12 @@ the thread. Anything else about a VM (other scripts, other URLs) is left alone.
 from __future__ import annotations
 
 import threading
-import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 from globalguide import geo
+from globalguide.wire import guide_request, probe_serial
+from globalguide.wire.guide_request import Sample
 
-PROBE_LABEL = "globalguide-probe"
 MAX_COUNT = 20
 MAX_TIMEOUT_S = 30.0
 BOOT_S = 0.2  # the script starts a moment after RUNNING, as after a real boot
@@ -65,8 +63,6 @@ class VmProbes:
     def _run(
         self, link: str, stop: threading.Event, params: dict[str, Any], region: geo.Region
     ) -> None:
-        from globalguide import probe
-
         probe_id, url, count = params["id"], params["url"], params["count"]
         timeout = params["timeout_s"]
         latlng = f"{region.lat},{region.lon}"
@@ -77,12 +73,12 @@ class VmProbes:
                 if stop.is_set():
                     return
                 sample, body = _request(url, seq, latlng, timeout)
-                if not self._append(link, probe.sample_line(probe_id, sample) + "\n"):
+                if not self._append(link, probe_serial.sample_line(probe_id, sample) + "\n"):
                     return
                 if seq == 1 and body is not None:
-                    self._append(link, probe.body_line(probe_id, body) + "\n")
+                    self._append(link, probe_serial.body_line(probe_id, body) + "\n")
             if not stop.is_set():
-                self._append(link, probe.done_line(probe_id, count) + "\n")
+                self._append(link, probe_serial.done_line(probe_id, count) + "\n")
         finally:
             with self._lock:
                 if self._stops.get(link) is stop:
@@ -91,13 +87,11 @@ class VmProbes:
 
 def _plan(instance: dict[str, Any]) -> tuple[dict[str, Any], geo.Region] | None:
     """The probe's parameters and the region it runs from, or None if it is no probe VM."""
-    from globalguide import probe
-
-    if PROBE_LABEL not in (instance.get("labels") or {}):
+    if probe_serial.PROBE_LABEL not in (instance.get("labels") or {}):
         return None
     items = (instance.get("metadata") or {}).get("items") or []
     script = next((i.get("value", "") for i in items if i.get("key") == "startup-script"), "")
-    params = probe.read_script_header(str(script))
+    params = probe_serial.read_script_header(str(script))
     if params is None:
         return None
     url, count, timeout = params.get("url"), params.get("count"), params.get("timeout_s", 10)
@@ -116,30 +110,11 @@ def _plan(instance: dict[str, Any]) -> tuple[dict[str, Any], geo.Region] | None:
     return {"url": url, "count": count, "timeout_s": float(timeout), "id": params["id"]}, region
 
 
-def _request(url: str, seq: int, latlng: str, timeout: float) -> tuple[Any, bytes | None]:
-    """What the script's curl does: one GET, timed; (sample, body)."""
-    from globalguide.probe import Sample, _json_object
-
-    request = urllib.request.Request(  # noqa: S310 (loopback only, checked above)
-        url.rstrip("/") + "/",
-        headers={"Accept": "application/json", "X-Emulator-Client-LatLng": latlng},
-    )
-    started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
-            first = resp.read(1)
-            ttfb = (time.perf_counter() - started) * 1000
-            body = first + resp.read(1_000_000)
-            status = resp.status
-            header_region = resp.headers.get("X-Served-Region")
-    except urllib.error.HTTPError as exc:
-        total = (time.perf_counter() - started) * 1000
-        return Sample(seq, exc.code, round(total, 1), round(total, 1)), None
-    except (urllib.error.URLError, OSError, ValueError):
-        return Sample(seq, 0, None), None
-    total = (time.perf_counter() - started) * 1000
-    # As the startup script does: the X-Served-Region header, else the guide's JSON.
-    region = header_region or ((_json_object(body) or {}).get("meta") or {}).get(
-        "served_from_region"
-    )
-    return Sample(seq, status, round(total, 1), round(ttfb, 1), region), body
+def _request(url: str, seq: int, latlng: str, timeout: float) -> tuple[Sample, bytes | None]:
+    """What the script's curl does: one GET, timed; (sample, body). As the script does, the
+    region is the X-Served-Region header, else the guide's JSON."""
+    answer = guide_request.ask(url, latlng=latlng, timeout=timeout, user_agent=None)
+    if answer.failed:
+        return Sample(seq, answer.status, answer.total_ms, answer.ttfb_ms), None
+    sample = Sample(seq, answer.status, answer.total_ms, answer.ttfb_ms, answer.served_region)
+    return sample, answer.body

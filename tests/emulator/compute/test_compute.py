@@ -13,7 +13,7 @@ import requests
 from google.api_core import exceptions as gexc
 from google.cloud import compute_v1
 
-from globalguide.emulator.server import DEFAULT_PROJECT
+from globalguide.emulator.options import DEFAULT_PROJECT
 from globalguide.emulator.session import bearer
 
 P = DEFAULT_PROJECT

@@ -38,7 +38,7 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("edge")
     emulator = FakeEmulator(EmulatorConfig(state_dir=root / "state", client_city="Chicago"))
     compute = FakeCompute()
-    emulator.apis["compute"] = compute
+    emulator.compute = compute
     plane = DataPlane(emulator)
     image = tiny_image(root / "image")
     handles = [
