@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from globalguide.cloud_run_limits import WHOLE_CPUS, min_cpu_for_memory
 from globalguide.errors import UsageError
 
 RESERVED_ENV = ("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION")
@@ -34,18 +35,6 @@ DEFAULT_MEMORY = "512Mi"
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 _MEMORY = re.compile(r"([1-9][0-9]{0,5})(Mi|Gi)")
 _CPU = re.compile(r"(?:[1-9][0-9]*|0?\.[0-9]{1,3}|[0-9]+m)")
-WHOLE_CPUS = (1, 2, 4, 6, 8)
-# (memory above this many MiB, the fewest CPUs it needs); the memory-limits page.
-_MIN_CPU_FOR_MEMORY = (
-    (24576, 8.0),
-    (16384, 6.0),
-    (8192, 4.0),
-    (4096, 2.0),
-    (1024, 1.0),
-    (512, 0.583),
-    (256, 0.333),
-    (128, 0.167),
-)
 # The least memory some CPU counts need (4 CPUs: 2 GiB; 6 or 8: 4 GiB).
 _MIN_MEMORY_FOR_CPU = {4: 2048, 6: 4096, 8: 4096}
 
@@ -123,7 +112,7 @@ def check_resources(cpu: str, memory: str, concurrency: int) -> None:
     mib = memory_mib(memory)
     if not 128 <= mib <= 32768:
         raise UsageError(f"--memory {memory}: Cloud Run takes 128Mi to 32Gi.")
-    needed = next((c for above, c in _MIN_CPU_FOR_MEMORY if mib > above), 0.0)
+    needed = min_cpu_for_memory(mib, 0.0)
     if cpus < needed:
         raise UsageError(f"--memory {memory} needs at least {needed:g} CPU (--cpu {cpu}).")
     floor = _MIN_MEMORY_FOR_CPU.get(int(cpus), 0) if cpus >= 1 else 0

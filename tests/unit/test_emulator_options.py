@@ -14,12 +14,12 @@ from globalguide.errors import UsageError
 
 CHOSEN = EmulatorConfig(
     port=8123, project="other-local", profile="realistic", time_scale=0.25, fault_rate=0.1,
-    fault_seed=7, latency="model", client_city="Tokyo, JP", state_dir=Path("/tmp/gg-state"),
+    fault_seed=7, latency="model", client_city="Tokyo, JP", state_dir=Path("gg-state"),
 )  # fmt: skip
 
 
 def test_argv_round_trips_every_option():
-    parsed = EmulatorConfig.from_argv(["--state-dir", "/tmp/gg-state", *CHOSEN.argv()])
+    parsed = EmulatorConfig.from_argv(["--state-dir", "gg-state", *CHOSEN.argv()])
     assert parsed == CHOSEN
     assert "--time-scale" in CHOSEN.argv() and "--client-city" in CHOSEN.argv()
 
@@ -30,8 +30,8 @@ def test_argv_never_carries_the_session_token():
 
 
 def test_the_process_defaults_are_the_declared_ones():
-    parsed = EmulatorConfig.from_argv(["--state-dir", "/tmp/gg-state"])
-    assert parsed == EmulatorConfig(state_dir=Path("/tmp/gg-state"))
+    parsed = EmulatorConfig.from_argv(["--state-dir", "gg-state"])
+    assert parsed == EmulatorConfig(state_dir=Path("gg-state"))
     assert parsed.client_city == "Chicago" and parsed.profile == "instant"
 
 

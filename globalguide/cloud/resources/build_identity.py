@@ -87,6 +87,18 @@ class _ResourceGrant(Resource):
     def update(self, ctx: Context, current: Any) -> None:
         self.create(ctx)
 
+    def create(self, ctx: Context) -> None:
+        self._modify(ctx, add=True)
+
+    def delete(self, ctx: Context) -> None:
+        try:
+            self._modify(ctx, add=False)
+        except gexc.NotFound:
+            pass  # the resource, and its policy, are gone
+
+    def _modify(self, ctx: Context, add: bool) -> None:
+        raise NotImplementedError
+
     def _held(self, bindings: list[tuple[str, list[str]]]) -> list[str] | None:
         held = {
             role for role, ms in bindings if role in self.roles and any(self._ours(m) for m in ms)
@@ -144,15 +156,6 @@ class BucketGrant(_ResourceGrant):
             policy.bindings[:] = kept
         bucket.set_iam_policy(policy)
 
-    def create(self, ctx: Context) -> None:
-        self._modify(ctx, add=True)
-
-    def delete(self, ctx: Context) -> None:
-        try:
-            self._modify(ctx, add=False)
-        except gexc.NotFound:
-            pass  # the bucket, and its policy, are gone
-
 
 class RepositoryPushGrant(_ResourceGrant):
     """roles/artifactregistry.writer for the build account on the image repository."""
@@ -191,12 +194,3 @@ class RepositoryPushGrant(_ResourceGrant):
             ctx.clients.artifact_registry.set_iam_policy(
                 request={"resource": self.path, "policy": policy}
             )
-
-    def create(self, ctx: Context) -> None:
-        self._modify(ctx, add=True)
-
-    def delete(self, ctx: Context) -> None:
-        try:
-            self._modify(ctx, add=False)
-        except gexc.NotFound:
-            pass  # the repository, and its policy, are gone

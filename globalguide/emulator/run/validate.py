@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from globalguide.cloud_run_limits import WHOLE_CPUS, min_cpu_for_memory
 from globalguide.emulator.core.labels import check_labels
 from globalguide.emulator.core.routing import ApiError
 
@@ -26,7 +27,6 @@ MAX_CONTAINERS = 10
 MAX_TIMEOUT_S = 3600
 MAX_ENV_CHARS = 32768  # EnvVar docstring: name "must not exceed 32768 characters", value bytes
 MIN_MEMORY_GEN2_MIB = 512  # memory-limits page: 128 MiB first generation, 512 MiB second
-WHOLE_CPUS = (1, 2, 4, 6, 8)
 DEFAULT_PORT = 8080
 # (minimum, maximum) memory in MiB for each whole CPU count.
 _MEMORY_BOUNDS_MIB = {
@@ -36,19 +36,6 @@ _MEMORY_BOUNDS_MIB = {
     6: (4096, 24576),
     8: (4096, 32768),
 }
-# The fewest CPUs each memory size needs (Cloud Run memory-limits page: more than 4 GiB needs
-# 2 CPUs ... more than 24 GiB needs 8; the services memory page adds the fractional steps:
-# 256 MiB .167, 512 MiB .333, 1 GiB .583, 2 GiB 1). (memory above MiB, fewest CPUs)
-_MIN_CPU_FOR_MEMORY = (
-    (24576, 8.0),
-    (16384, 6.0),
-    (8192, 4.0),
-    (4096, 2.0),
-    (1024, 1.0),
-    (512, 0.583),
-    (256, 0.333),
-    (128, 0.167),
-)
 _SERVICE_ID = re.compile(r"[a-z](?:[a-z0-9-]{0,47}[a-z0-9])?\Z")
 MAX_REVISION_CHARS = 63
 _REVISION = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
@@ -286,7 +273,7 @@ def _check_resources(limits: dict[str, Any], where: str, gen2: bool) -> float:
         low, high = _MEMORY_BOUNDS_MIB.get(int(cpu), (128, 4096)) if cpu >= 1 else (128, 1024)
         if gen2:
             low = max(low, MIN_MEMORY_GEN2_MIB)
-        needed = next((c for above, c in _MIN_CPU_FOR_MEMORY if mib and mib > above), 0.08)
+        needed = min_cpu_for_memory(mib, 0.08) if mib else 0.08
         if mib is None or not low <= mib <= high or cpu < needed:
             raise Violation(
                 f"{where}.resources.limits.memory",
