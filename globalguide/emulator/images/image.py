@@ -41,11 +41,6 @@ class Image:
     created: float = 0.0
     python: str | None = None  # the image's own interpreter (a path in the image), if any
 
-    @property
-    def workdir_path(self) -> Path:
-        """Where the process starts: the image's WORKDIR inside its root."""
-        return self.root / self.workdir.lstrip("/")
-
     def argv(self, interpreter: str | None = None) -> list[str]:
         """``cmd`` with a leading ``python``, ``python3`` or ``pythonX.Y`` replaced."""
         argv = list(self.cmd)

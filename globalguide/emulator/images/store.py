@@ -120,13 +120,6 @@ class ImageStore:
             shutil.rmtree(path, ignore_errors=True)
             return True
 
-    def digests(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(
-            "sha256:" + p.name for p in self.root.iterdir() if (p / "image.json").is_file()
-        )
-
     def _dir(self, digest: str) -> Path:
         return self.root / digest.split(":", 1)[1]
 

@@ -70,7 +70,7 @@ def test_the_service_directory_builds_into_a_runnable_image(enabled, emu, projec
     assert image.workdir == "/app"
     assert image.user == "10001"
     assert image.env["PORT"] == "8080"
-    assert (image.workdir_path / "service" / "app.py").is_file()
+    assert (image.root / "app" / "service" / "app.py").is_file()
     assert image.base.startswith("python:3.12-slim@sha256:")  # pinned by digest
     assert any("pip install" in run for run in image.runs)
 
