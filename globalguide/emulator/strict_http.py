@@ -218,8 +218,9 @@ class StrictRequestHandler(WSGIRequestHandler):
         self.server.log("error", f"Error on request:\n{text}")
 
     def _discard_unread(self) -> None:
-        """Read what is left of a body the app did not read, for a short while, so that a
-        closing connection does not reset before the client has read the answer."""
+        """Read what the client is still sending (a body the app did not read, the rest of
+        a refused request) for a short while, so that the connection does not close with
+        unread data, which resets it before the client has read the answer."""
         self.connection.settimeout(0.01)
         try:
             for _ in range(1000):
@@ -245,7 +246,8 @@ class StrictRequestHandler(WSGIRequestHandler):
         try:
             self.wfile.write(head.encode("latin-1") + body)
         except OSError:
-            pass
+            return
+        self._discard_unread()
 
 
 class _Body:

@@ -316,9 +316,9 @@ def forward(
                 except (OSError, http.client.HTTPException):
                     return
                 if not chunk:
-                    if method == "HEAD":
-                        response.read()  # a HEAD response ends with its head
-                    whole = response.isclosed() and not response.will_close
+                    # Nothing is left to read: read() marks the response complete (a
+                    # HEAD's or a length-delimited one's), which frees the connection.
+                    whole = not response.will_close and _complete(response)
                     return
                 yield chunk
         finally:
@@ -328,6 +328,14 @@ def forward(
                 conn.close()
 
     return UpstreamResponse(response.status, response.reason, out_headers, stream())
+
+
+def _complete(response: http.client.HTTPResponse) -> bool:
+    try:
+        response.read()
+    except (OSError, http.client.HTTPException):
+        return False
+    return response.isclosed()
 
 
 class _StaleConnection(Exception):
