@@ -9,9 +9,9 @@ each round a fixed request count per path, capped in time, so that both paths se
 same machine. Any error fails the run. Prints p50, p99 and requests per second of each
 (medians over the rounds), the edge's overhead as the ratio of throughput through the
 edge to throughput direct to the service, and the machine's load average. Beside them,
-the CPU each request costs (bench/proc_cpu.py): the emulator's process (edge, fake
-Gemini) with the revision's processes under it, and this load generator; on a machine
-shared with other work that figure moves far less than requests per second do.
+the CPU each request costs (bench/proc_cpu.py): the emulator's process (the edge and the
+fake Gemini), the revision's processes under it (the service), and this load generator;
+on a machine shared with other work that figure moves less than requests per second do.
 
     python bench/load.py [--connections 32] [--requests 1500] [--rounds 5] [--max-seconds 60]
 """
@@ -31,7 +31,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from proc_cpu import own_cpu_s, tree_cpu_s
+from proc_cpu import own_cpu_s, process_cpu_s, tree_cpu_s
 
 from globalguide.cloud import deployment
 from globalguide.cloud.clients import CloudClients
@@ -137,15 +137,20 @@ def alternate(
     server_pid: int,
 ) -> dict[str, list[dict]]:
     """``args.rounds`` rounds, each running every path once, in turn; with the CPU
-    milliseconds per request of the server's process tree and of this process."""
+    milliseconds per request of the emulator's process, of the processes under it (the
+    revision), and of this process."""
     results: dict[str, list[dict]] = {label: [] for label in paths}
     for _ in range(args.rounds):
         for label, (url, headers, sock) in paths.items():
-            server_before, client_before = tree_cpu_s(server_pid), own_cpu_s()
+            before = (process_cpu_s(server_pid), tree_cpu_s(server_pid), own_cpu_s())
             result = run_load(url, headers, args.connections, args.requests, args.max_seconds, sock)
+            after = (process_cpu_s(server_pid), tree_cpu_s(server_pid), own_cpu_s())
             done = max(result["requests"], 1)
-            result["server_cpu_ms"] = (tree_cpu_s(server_pid) - server_before) * 1000 / done
-            result["client_cpu_ms"] = (own_cpu_s() - client_before) * 1000 / done
+            spent = [(a - b) * 1000 / done for a, b in zip(after, before, strict=True)]
+            emulator, tree, client = spent
+            result.update(
+                emulator_cpu_ms=emulator, service_cpu_ms=tree - emulator, client_cpu_ms=client
+            )
             results[label].append(result)
     return results
 
@@ -157,7 +162,14 @@ def summary(rounds: list[dict]) -> dict:
         "error_kinds": sorted({kind for r in rounds for kind in r["error_kinds"]})[:5],
         **{
             key: statistics.median(r[key] for r in rounds)
-            for key in ("rps", "p50_ms", "p99_ms", "server_cpu_ms", "client_cpu_ms")
+            for key in (
+                "rps",
+                "p50_ms",
+                "p99_ms",
+                "emulator_cpu_ms",
+                "service_cpu_ms",
+                "client_cpu_ms",
+            )
         },
     }
 
@@ -210,15 +222,14 @@ def main() -> int:
     print("per-round edge / direct  " + " ".join(f"{ratio:.3f}" for ratio in per_round))
     for label, r in results.items():
         print(
-            f"{label:18}  CPU per request: emulator and service {r['server_cpu_ms']:6.2f} ms, "
-            f"load generator {r['client_cpu_ms']:5.2f} ms"
+            f"{label:18}  CPU ms per request: emulator {r['emulator_cpu_ms']:5.2f}  service "
+            f"{r['service_cpu_ms']:5.2f}  load generator {r['client_cpu_ms']:5.2f}"
         )
     ratio = edge["rps"] / straight["rps"]
     verdict = "meets" if ratio >= 0.9 else "misses"
     print(f"edge throughput ratio (edge / direct)  {ratio:.3f}  ({verdict} the >= 0.9 goal)")
-    cpu_ratio = (straight["server_cpu_ms"] + straight["client_cpu_ms"]) / (
-        edge["server_cpu_ms"] + edge["client_cpu_ms"]
-    )
+    keys = ("emulator_cpu_ms", "service_cpu_ms", "client_cpu_ms")
+    cpu_ratio = sum(straight[k] for k in keys) / sum(edge[k] for k in keys)
     print(f"CPU per request, direct / edge (all processes)  {cpu_ratio:.3f}")
     print(
         "machine load (1, 5, 15 min) before: "
