@@ -263,16 +263,15 @@ class _Body:
         return self._left == 0
 
     def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0 or size > self._left:
-            size = self._left
-        data = self._rfile.read(size) if size else b""
-        self._left -= len(data)
-        return data
+        return self._take(self._rfile.read, size)
 
     def readline(self, size: int | None = -1) -> bytes:
+        return self._take(self._rfile.readline, size)
+
+    def _take(self, reader: Callable[[int], bytes], size: int | None) -> bytes:
         if size is None or size < 0 or size > self._left:
             size = self._left
-        data = self._rfile.readline(size) if size else b""
+        data = reader(size) if size else b""
         self._left -= len(data)
         return data
 

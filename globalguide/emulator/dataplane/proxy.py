@@ -288,14 +288,15 @@ def forward(
     With a ``pool``, a kept-alive connection is reused when there is one, and the
     connection goes back to it once the body has been read to its end.
     """
+    request = _Outgoing(socket_path, method, target, headers, body, deadline)
     reused = None
     if pool is not None and method in RETRIED_METHODS:
         reused = pool.take(socket_path)
     try:
-        conn, response = _exchange(reused, socket_path, method, target, headers, body, deadline)
+        conn, response = _exchange(reused, request)
     except _StaleConnection:
         # A kept-alive connection the server had closed: nothing was answered on it.
-        conn, response = _exchange(None, socket_path, method, target, headers, body, deadline)
+        conn, response = _exchange(None, request)
     out_headers = [
         (name, value)
         for name, value in response.getheaders()
@@ -342,32 +343,37 @@ class _StaleConnection(Exception):
     """A reused connection failed before any of the response arrived."""
 
 
+@dataclass(frozen=True)
+class _Outgoing:
+    socket_path: str
+    method: str
+    target: str
+    headers: list[tuple[str, str | bytes]]
+    body: bytes
+    deadline: float
+
+
 def _exchange(
-    conn: UnixHTTPConnection | None,
-    socket_path: str,
-    method: str,
-    target: str,
-    headers: list[tuple[str, str | bytes]],
-    body: bytes,
-    deadline: float,
+    conn: UnixHTTPConnection | None, request: _Outgoing
 ) -> tuple[UnixHTTPConnection, http.client.HTTPResponse]:
     """Send the request on ``conn`` (a new connection when None) and read the response
     head. A reused ``conn`` that fails before the head arrives raises _StaleConnection."""
-    remaining = deadline - time.monotonic()
+    method, body = request.method, request.body
+    remaining = request.deadline - time.monotonic()
     if remaining <= 0:
         if conn is not None:
             conn.close()
         raise UpstreamError("timeout")
     reused = conn is not None
     if conn is None:
-        conn = UnixHTTPConnection(socket_path, timeout=remaining)
+        conn = UnixHTTPConnection(request.socket_path, timeout=remaining)
     else:
         conn.timeout = remaining
         if conn.sock is not None:
             conn.sock.settimeout(remaining)
     try:
-        conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-        for name, value in headers:
+        conn.putrequest(method, request.target, skip_host=True, skip_accept_encoding=True)
+        for name, value in request.headers:
             if name.lower() != "content-length":
                 conn.putheader(name, value)
         if body or method in ("POST", "PUT", "PATCH"):
