@@ -125,7 +125,7 @@ class StrictRequestHandler(WSGIRequestHandler):
     def handle(self) -> None:
         """The requests of one connection, one after another, while it stays open."""
         self.close_connection = True
-        self.served = 0
+        self._requests_served = 0
         try:
             self.handle_one_request()
             while not self.close_connection:
@@ -136,9 +136,9 @@ class StrictRequestHandler(WSGIRequestHandler):
     def parse_request(self) -> bool:
         self.close_connection = True
         self.command, self.request_version = "", "HTTP/1.1"
-        if self.served and self.server.socket.fileno() < 0:
+        if self._requests_served and self.server.socket.fileno() < 0:
             return False  # the server has closed: a kept-alive connection ends unanswered
-        self.served += 1
+        self._requests_served += 1
         try:
             method, target, version = _request_line(self.raw_requestline)
             self.command, self.path, self.request_version = method, target, version
