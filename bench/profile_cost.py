@@ -99,9 +99,9 @@ def profile_service(args: argparse.Namespace, out: Path) -> None:
         service_bench.load(proc.port, 8, 200, 10)  # warm
         spy = sample(pid, args.seconds, out)
         time.sleep(0.5)  # py-spy attaches
-        rate = service_bench.load(proc.port, 8, args.requests, args.seconds - 1)
+        done, seconds = service_bench.load(proc.port, 8, args.requests, args.seconds - 1)
         spy.wait(timeout=args.seconds + 30)
-        print(f"{args.app}: {rate:.0f} req/s while sampled")
+        print(f"{args.app}: {done / seconds:.0f} req/s while sampled")
     finally:
         proc.stop()
         if fake.stdin:

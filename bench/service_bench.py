@@ -18,7 +18,9 @@
     - the tutorial's app (when its SDK is available);
     - the bare Flask hello (no model call: the ceiling of Flask and gunicorn alone).
     All are started once and measured in alternating rounds, so that each round sees the
-    same machine; the figures are medians over the rounds.
+    same machine; the figures are medians over the rounds. Beside requests per second,
+    the CPU milliseconds each request costs the app's processes (bench/proc_cpu.py),
+    which moves far less with other work on the machine.
 
 Everything listens on and talks to 127.0.0.1 only. Medians of several repetitions.
 """
@@ -37,6 +39,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from proc_cpu import tree_cpu_s
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -286,10 +290,10 @@ def cold_start(start: Callable[[str], Proc], fake_url: str) -> float:
 
 def side_by_side_rps(
     starters: dict[str, Callable[[str], Proc]], fake_url: str, args: argparse.Namespace
-) -> dict[str, list[float]]:
-    """Requests per second of each app, measured in ``args.rps_reps`` alternating rounds
-    while all of them stay up (an idle gunicorn costs nothing), so that every round of every
-    app sees the same machine."""
+) -> dict[str, list[tuple[float, float]]]:
+    """(requests per second, CPU ms per request) of each app, measured in ``args.rps_reps``
+    alternating rounds while all of them stay up (an idle gunicorn costs nothing), so that
+    every round of every app sees the same machine."""
     running: dict[str, Proc] = {}
     try:
         for label, start in starters.items():
@@ -300,18 +304,21 @@ def side_by_side_rps(
             for _ in range(100):
                 warm.get()
             warm.close()
-        values: dict[str, list[float]] = {label: [] for label in starters}
+        values: dict[str, list[tuple[float, float]]] = {label: [] for label in starters}
         for _ in range(args.rps_reps):
             for label, proc in running.items():
-                values[label].append(load(proc.port, args.concurrency, args.requests, args.seconds))
+                cpu_before = tree_cpu_s(proc.process.pid)
+                done, seconds = load(proc.port, args.concurrency, args.requests, args.seconds)
+                cpu_ms = (tree_cpu_s(proc.process.pid) - cpu_before) * 1000 / max(done, 1)
+                values[label].append((done / seconds, cpu_ms))
         return values
     finally:
         for proc in running.values():
             proc.stop()
 
 
-def load(port: int, concurrency: int, total: int, seconds: float) -> float:
-    """Completed 200s per second over ``concurrency`` keep-alive connections."""
+def load(port: int, concurrency: int, total: int, seconds: float) -> tuple[int, float]:
+    """(completed 200s, seconds taken) over ``concurrency`` keep-alive connections."""
     lock = threading.Lock()
     remaining = [total]
     done = [0]
@@ -344,7 +351,7 @@ def load(port: int, concurrency: int, total: int, seconds: float) -> float:
     elapsed = time.perf_counter() - started
     if failures[0]:
         print(f"  ({failures[0]} non-200 answers)", file=sys.stderr)
-    return done[0] / elapsed
+    return done[0], elapsed
 
 
 def median_of(label: str, reps: int, measure: Callable[[], float]) -> float:
@@ -427,8 +434,13 @@ def main() -> int:
         rounds = side_by_side_rps(starters, fake_url, args)
         load_after = os.getloadavg()
         for label, values in rounds.items():
-            print(f"  {label} rps: " + ", ".join(f"{v:.0f}" for v in values), file=sys.stderr)
-        rates = {label: statistics.median(values) for label, values in rounds.items()}
+            print(
+                f"  {label} rps: " + ", ".join(f"{rps:.0f}" for rps, _ in values),
+                "CPU ms/request: " + ", ".join(f"{cpu:.2f}" for _, cpu in values),
+                file=sys.stderr,
+            )
+        rates = {label: statistics.median(v for v, _ in values) for label, values in rounds.items()}
+        cpu = {label: statistics.median(c for _, c in values) for label, values in rounds.items()}
     finally:
         if fake.stdin:
             fake.stdin.close()
@@ -460,9 +472,15 @@ def main() -> int:
     ratio = rates["service"] / rates["minimal"]
     verdict = "meets" if ratio >= 0.9 else "misses"
     row("service / minimal", f"{ratio:7.2f}  ({verdict} the >= 0.9 goal)")
+    per_round = [s / m for (s, _), (m, _) in zip(rounds["service"], rounds["minimal"], strict=True)]
+    row("service / minimal, per round", " ".join(f"{r:.2f}" for r in per_round))
     if "tutorial" in rates:
         row("service / tutorial", f"{rates['service'] / rates['tutorial']:7.2f}")
     row("service / hello", f"{rates['service'] / rates['hello']:7.2f}")
+    print("    CPU ms per request of the app's processes (gunicorn master and worker):")
+    for label, value in cpu.items():
+        row(f"  {label}", f"{value:7.2f} ms")
+    row("minimal / service, CPU per request", f"{cpu['minimal'] / cpu['service']:7.2f}")
     print(
         "machine load (1, 5, 15 min) before: "
         + " ".join(f"{v:.2f}" for v in load_before)

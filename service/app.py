@@ -51,6 +51,9 @@ JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
 _TRACE_CONTEXT = re.compile(r"([0-9a-fA-F]{32})(?:/[0-9]{0,20})?(?:;o=[0-9])?")
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 _MAX_USER_AGENT = 256
+# Built once: json.dumps with options builds a new encoder on every call.
+_BODY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_LOG_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=str)
 
 _log_lock = threading.Lock()
 
@@ -72,7 +75,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     @app.before_request
     def _start() -> Response | None:
         g.started = time.perf_counter()
-        g.request_id, g.trace_id = _request_ids()
+        g.request_id, g.trace_id = _request_ids(request.environ)
         g.log = {}
         if failing:
             return _error(503, "failure drill: this revision answers 503")
@@ -209,7 +212,7 @@ def _once(func: Any) -> Any:
 
 
 def _sse(payload: Mapping[str, Any], event: str | None = None) -> str:
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    data = _BODY_JSON.encode(payload)
     return (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
 
 
@@ -231,7 +234,7 @@ def _meta_factory(settings: Settings, location: Location) -> Callable[[], dict[s
 
 
 def _json(payload: Mapping[str, Any], status: int = 200) -> Response:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    body = _BODY_JSON.encode(payload)
     return Response(body, status=status, mimetype="application/json")
 
 
@@ -248,7 +251,10 @@ def _secure(response: Response) -> None:
         headers.setdefault("Content-Security-Policy", JSON_CSP)
     if request.path == "/" and request.method in ("GET", "HEAD"):
         # GET / answers JSON or the page depending on Accept; caches must key on it.
-        response.vary.add("Accept")
+        if "Vary" in headers:
+            response.vary.add("Accept")
+        else:
+            headers["Vary"] = "Accept"  # what vary.add writes, without parsing a header
 
 
 def _page() -> Response:
@@ -262,11 +268,11 @@ def _page() -> Response:
     return response
 
 
-def _request_ids() -> tuple[str, str | None]:
+def _request_ids(environ: Mapping[str, Any]) -> tuple[str, str | None]:
     """(request id, trace id): the trace id of the incoming trace header, else a new id."""
-    match = _TRACE_CONTEXT.fullmatch(request.headers.get("X-Cloud-Trace-Context", "").strip())
+    match = _TRACE_CONTEXT.fullmatch(environ.get("HTTP_X_CLOUD_TRACE_CONTEXT", "").strip())
     if match is None:
-        match = _TRACEPARENT.fullmatch(request.headers.get("traceparent", "").strip())
+        match = _TRACEPARENT.fullmatch(environ.get("HTTP_TRACEPARENT", "").strip())
     if match is not None and match.group(1).strip("0"):
         trace_id = match.group(1).lower()
         return trace_id, trace_id
@@ -325,7 +331,7 @@ def _log_request(state: dict[str, Any], status: int) -> None:
         entry["logging.googleapis.com/trace"] = (
             f"projects/{settings.project}/traces/{state['trace_id']}"
         )
-    line = json.dumps(entry, ensure_ascii=True, separators=(",", ":"), default=str)
+    line = _LOG_JSON.encode(entry)
     with _log_lock:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()

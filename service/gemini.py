@@ -64,6 +64,8 @@ class Gemini:
         self.settings = settings
         self._client: Any = None
         self._config: Any = None
+        # (system instruction, the request config with it): built once, not per call.
+        self._configured: tuple[str, Any] | None = None
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -85,14 +87,24 @@ class Gemini:
                     self._client, self._config = _build_client(self.settings)
         return self._client, self._config
 
+    def _client_and_config(self, system_instruction: str) -> tuple[Any, Any]:
+        """The client, and the request config carrying ``system_instruction``."""
+        client, config = self._ensure_client()
+        configured = self._configured
+        if configured is None or configured[0] != system_instruction:
+            configured = (
+                system_instruction,
+                config.model_copy(update={"system_instruction": system_instruction}),
+            )
+            self._configured = configured
+        return client, configured[1]
+
     def generate(self, system_instruction: str, contents: str) -> Answer:
         started = time.perf_counter()
-        client, config = self._ensure_client()
+        client, config = self._client_and_config(system_instruction)
         try:
             response = client.models.generate_content(
-                model=self.settings.model,
-                contents=contents,
-                config=config.model_copy(update={"system_instruction": system_instruction}),
+                model=self.settings.model, contents=contents, config=config
             )
             text = response.text
         except Exception as exc:
@@ -109,16 +121,14 @@ class Gemini:
         The request is sent on the first ``next()``, so an error before the first chunk
         surfaces there, before the caller has sent anything to its own client.
         """
-        client, config = self._ensure_client()
+        client, config = self._client_and_config(system_instruction)
         deadline = time.monotonic() + self.settings.timeout_s
         produced = False
         finish = None
         last = None
         try:
             chunks = client.models.generate_content_stream(
-                model=self.settings.model,
-                contents=contents,
-                config=config.model_copy(update={"system_instruction": system_instruction}),
+                model=self.settings.model, contents=contents, config=config
             )
             for chunk in chunks:
                 if time.monotonic() > deadline:

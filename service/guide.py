@@ -34,6 +34,7 @@ SYSTEM_INSTRUCTION = (
     "text without markdown, in under 50 words."
 )
 
+_PROMPT_JSON = json.JSONEncoder(ensure_ascii=False)  # built once, as json.dumps would per call
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _SUBDIVISION = re.compile(r"[A-Z0-9]{1,6}")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -145,7 +146,7 @@ def _is_variation_selector(char: str) -> bool:
 
 def user_content(location: Location) -> str:
     """The user turn: the location as a JSON object, and nothing else."""
-    return json.dumps({"location": location.as_prompt_data()}, ensure_ascii=False)
+    return _PROMPT_JSON.encode({"location": location.as_prompt_data()})
 
 
 def _decode(data: bytes) -> str:

@@ -265,6 +265,7 @@ class Edge:
                 headers=headers,
                 body=body,
                 deadline=time.monotonic() + min(backend_timeout_s, request_timeout_s),
+                pool=slot.upstreams,
             )
         except UpstreamError as exc:
             if exc.kind == "timeout":

@@ -30,6 +30,7 @@ from globalguide.emulator.dataplane.proxy import (
     BodyTooLarge,
     Listener,
     UpstreamError,
+    UpstreamPool,
     forward,
     parse_duration,
     read_body,
@@ -63,7 +64,13 @@ class ServiceSlot:
         self._ingress = ingress or UNSPECIFIED
         self.revisions: list[Revision] = []
         self.serving: Revision | None = None
-        self.front = Listener(front_app(lambda: self), name=f"front:{name.rsplit('/', 1)[-1]}")
+        # Kept-alive connections to the revisions, shared by the front and the edges.
+        self.upstreams = UpstreamPool()
+        self.front = Listener(
+            front_app(lambda: self),
+            name=f"front:{name.rsplit('/', 1)[-1]}",
+            on_close=self.upstreams.close,
+        )
 
     @property
     def ingress(self) -> str:
@@ -100,7 +107,10 @@ class ServiceSlot:
             older = [r for r in self.revisions if r.seq < revision.seq]
             self.revisions = [r for r in self.revisions if r.seq >= revision.seq]
             self.serving = revision
-            return older
+        for retired in older:
+            if retired.socket_path:
+                self.upstreams.discard(retired.socket_path)
+        return older
 
     def add(self, revision: Revision) -> None:
         with self._lock:
@@ -146,6 +156,7 @@ def front_app(slot: Callable[[], ServiceSlot]) -> Callable[..., Iterable[bytes]]
                 headers=headers,
                 body=body,
                 deadline=time.monotonic() + timeout_s,
+                pool=service.upstreams,
             )
         except UpstreamError as exc:
             if exc.kind == "timeout":

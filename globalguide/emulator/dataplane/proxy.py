@@ -5,12 +5,15 @@ strictly (:mod:`globalguide.emulator.strict_http`).
 :func:`forward` sends a request to a revision's Unix socket and streams its answer back
 chunk by chunk (server-sent events pass through as they are produced), bounded by a
 deadline. The revision's own ``Server`` and ``Date`` are replaced by the front end's.
+An :class:`UpstreamPool` keeps the connections a revision leaves open, so that the next
+request does not pay for a new one (as a front end keeps its connections to backends).
 """
 
 from __future__ import annotations
 
 import http.client
 import logging
+import select
 import socket
 import threading
 import time
@@ -56,8 +59,9 @@ FRONT_END_SET = frozenset({"server", "date"})
 class Listener:
     """A WSGI app on its own loopback port, served by daemon threads until :meth:`close`."""
 
-    def __init__(self, app: WSGIApp, name: str) -> None:
+    def __init__(self, app: WSGIApp, name: str, on_close: Callable[[], None] | None = None) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._on_close = on_close
         self._server: BaseWSGIServer = make_server(
             LOOPBACK, 0, app, threaded=True, request_handler=FrontEndHandler
         )
@@ -80,6 +84,8 @@ class Listener:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        if self._on_close is not None:
+            self._on_close()
 
     @property
     def closed(self) -> bool:
@@ -183,6 +189,88 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+# Requests sent again on a new connection when a kept-alive one turns out to be closed:
+# those a server may receive twice (RFC 9110 §9.2.2 idempotent methods without a body).
+RETRIED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A kept-alive connection is reused for this long: well within the keep-alive timeout of
+# the revision's server (5 s in service/gunicorn.conf.py), which closes it after that.
+POOL_IDLE_S = 2.0
+POOL_MAX_IDLE = 32  # per socket
+
+
+class UpstreamPool:
+    """Idle kept-alive connections to revisions' Unix sockets, newest reused first.
+
+    A connection comes back only when its response was read to the end and the server
+    kept it open; it is reused only by :data:`RETRIED_METHODS`, never after
+    :data:`POOL_IDLE_S`, and never once the server has closed it or sent anything unasked.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[str, list[tuple[float, UnixHTTPConnection]]] = {}
+        self._closed = False
+
+    def take(self, socket_path: str) -> UnixHTTPConnection | None:
+        now = time.monotonic()
+        stale: list[UnixHTTPConnection] = []
+        found = None
+        with self._lock:
+            idle = self._idle.get(socket_path)
+            while idle:
+                since, conn = idle.pop()
+                if now - since < POOL_IDLE_S and not _readable(conn):
+                    found = conn
+                    break
+                stale.append(conn)
+            if not idle:
+                self._idle.pop(socket_path, None)
+        for conn in stale:
+            conn.close()
+        return found
+
+    def give(self, socket_path: str, conn: UnixHTTPConnection) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._closed:
+                dropped = [conn]
+            else:
+                idle = self._idle.setdefault(socket_path, [])
+                idle.append((now, conn))
+                cut = max(0, len(idle) - POOL_MAX_IDLE)
+                while cut < len(idle) and now - idle[cut][0] >= POOL_IDLE_S:
+                    cut += 1
+                dropped = [c for _, c in idle[:cut]]
+                del idle[:cut]
+        for old in dropped:
+            old.close()
+
+    def discard(self, socket_path: str) -> None:
+        """Close the idle connections to ``socket_path`` (its revision is stopping)."""
+        with self._lock:
+            idle = self._idle.pop(socket_path, [])
+        for _, conn in idle:
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle = [conn for entries in self._idle.values() for _, conn in entries]
+            self._idle.clear()
+        for conn in idle:
+            conn.close()
+
+
+def _readable(conn: UnixHTTPConnection) -> bool:
+    """True when an idle connection has something to read: its server closed it (or sent
+    what nobody asked for), so it must not carry another request."""
+    if conn.sock is None:
+        return True
+    poller = select.poll()
+    poller.register(conn.sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 def forward(
     *,
     socket_path: str,
@@ -191,31 +279,24 @@ def forward(
     headers: list[tuple[str, str | bytes]],
     body: bytes,
     deadline: float,
+    pool: UpstreamPool | None = None,
 ) -> UpstreamResponse:
     """Send the request to the socket; the response body streams as it arrives.
 
     ``deadline`` (a ``time.monotonic()`` value) bounds the whole exchange: past it before
     the response head arrives, UpstreamError("timeout"); past it mid-body, the body ends.
+    With a ``pool``, a kept-alive connection is reused when there is one, and the
+    connection goes back to it once the body has been read to its end.
     """
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise UpstreamError("timeout")
-    conn = UnixHTTPConnection(socket_path, timeout=remaining)
+    request = _Outgoing(socket_path, method, target, headers, body, deadline)
+    reused = None
+    if pool is not None and method in RETRIED_METHODS:
+        reused = pool.take(socket_path)
     try:
-        conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-        for name, value in headers:
-            if name.lower() != "content-length":
-                conn.putheader(name, value)
-        if body or method in ("POST", "PUT", "PATCH"):
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body or None)
-        response = conn.getresponse()
-    except TimeoutError as exc:
-        conn.close()
-        raise UpstreamError("timeout") from exc
-    except (OSError, http.client.HTTPException) as exc:
-        conn.close()
-        raise UpstreamError("connect") from exc
+        conn, response = _exchange(reused, request)
+    except _StaleConnection:
+        # A kept-alive connection the server had closed: nothing was answered on it.
+        conn, response = _exchange(None, request)
     out_headers = [
         (name, value)
         for name, value in response.getheaders()
@@ -223,6 +304,7 @@ def forward(
     ]
 
     def stream() -> Iterator[bytes]:
+        whole = False
         try:
             while True:
                 remaining = deadline - time.monotonic()
@@ -235,12 +317,80 @@ def forward(
                 except (OSError, http.client.HTTPException):
                     return
                 if not chunk:
+                    # Nothing is left to read: read() marks the response complete (a
+                    # HEAD's or a length-delimited one's), which frees the connection.
+                    whole = not response.will_close and _complete(response)
                     return
                 yield chunk
         finally:
-            conn.close()
+            if whole and pool is not None:
+                pool.give(socket_path, conn)
+            else:
+                conn.close()
 
     return UpstreamResponse(response.status, response.reason, out_headers, stream())
+
+
+def _complete(response: http.client.HTTPResponse) -> bool:
+    try:
+        response.read()
+    except (OSError, http.client.HTTPException):
+        return False
+    return response.isclosed()
+
+
+class _StaleConnection(Exception):
+    """A reused connection failed before any of the response arrived."""
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    socket_path: str
+    method: str
+    target: str
+    headers: list[tuple[str, str | bytes]]
+    body: bytes
+    deadline: float
+
+
+def _exchange(
+    conn: UnixHTTPConnection | None, request: _Outgoing
+) -> tuple[UnixHTTPConnection, http.client.HTTPResponse]:
+    """Send the request on ``conn`` (a new connection when None) and read the response
+    head. A reused ``conn`` that fails before the head arrives raises _StaleConnection."""
+    method, body = request.method, request.body
+    remaining = request.deadline - time.monotonic()
+    if remaining <= 0:
+        if conn is not None:
+            conn.close()
+        raise UpstreamError("timeout")
+    reused = conn is not None
+    if conn is None:
+        conn = UnixHTTPConnection(request.socket_path, timeout=remaining)
+    else:
+        conn.timeout = remaining
+        if conn.sock is not None:
+            conn.sock.settimeout(remaining)
+    try:
+        conn.putrequest(method, request.target, skip_host=True, skip_accept_encoding=True)
+        for name, value in request.headers:
+            if name.lower() != "content-length":
+                conn.putheader(name, value)
+        if body or method in ("POST", "PUT", "PATCH"):
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body or None)
+        response = conn.getresponse()
+    except TimeoutError as exc:
+        conn.close()
+        raise UpstreamError("timeout") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        conn.close()
+        if reused and isinstance(
+            exc, (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine)
+        ):
+            raise _StaleConnection from exc
+        raise UpstreamError("connect") from exc
+    return conn, response
 
 
 def socket_open(socket_path: str, timeout: float = 0.5) -> bool:
