@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import re
 
-from globalguide.cloud_run_limits import WHOLE_CPUS, min_cpu_for_memory
 from globalguide.errors import UsageError
+from globalguide.run_limits import WHOLE_CPUS, min_cpu_for_memory
 
 RESERVED_ENV = ("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION")
 # Set by globalguide itself in every region (docs/service.md): the contract, not the user's.

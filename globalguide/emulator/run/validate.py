@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from globalguide.cloud_run_limits import WHOLE_CPUS, min_cpu_for_memory
 from globalguide.emulator.core.labels import check_labels
 from globalguide.emulator.core.routing import ApiError
+from globalguide.run_limits import WHOLE_CPUS, min_cpu_for_memory
 
 RESERVED_NAMESPACES = (
     "run.googleapis.com",
