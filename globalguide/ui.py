@@ -144,7 +144,9 @@ class StepProgress:
         self.rows: dict[str, dict[str, Any]] = {}
         self.started: dict[str, float] = {}
         self._live: Any = None
-        self._lock = threading.Lock()
+        # Reentrant: the Ctrl-C handler asks running() on the main thread, which may be
+        # inside event() holding the lock when the signal arrives.
+        self._lock = threading.RLock()
 
     def __enter__(self) -> StepProgress:
         if self.ui.err.is_terminal:
