@@ -8,16 +8,17 @@ from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from globalguide.emulator.core.routing import ApiError, Route, json_response
+from globalguide.emulator.strict_http import handler_named
 from globalguide.emulator.vertex.gemini import FakeGemini
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
+# As aiplatform.googleapis.com does, and as the emulator's own API port does: persistent
+# HTTP/1.1 connections, so that a client's connection pool is exercised as in the cloud.
+_Handler = handler_named("ESF")
 
 
 def wsgi_app(routes: list[Route]) -> Callable[..., Any]:
@@ -75,7 +76,7 @@ def serve(fake: FakeGemini, host: str = "127.0.0.1", port: int = 0) -> tuple[Fak
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the fake Gemini listens on loopback only")
     server = make_server(
-        host, port, wsgi_app(fake.routes()), threaded=True, request_handler=_QuietHandler
+        host, port, wsgi_app(fake.routes()), threaded=True, request_handler=_Handler
     )
     running = FakeGeminiServer(fake, server)
     return running, running.base_url
