@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -48,6 +48,12 @@ INTERNAL_ERROR = "internal error"
 FAILURE_DRILL_ENV = "FAILURE_DRILL"
 
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
+# On every answer, replacing any value a route set.
+ALWAYS_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Cache-Control", "no-store"),
+    ("Referrer-Policy", "no-referrer"),
+)
 _TRACE_CONTEXT = re.compile(r"([0-9a-fA-F]{32})(?:/[0-9]{0,20})?(?:;o=[0-9])?")
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 _MAX_USER_AGENT = 256
@@ -72,11 +78,14 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     env = config if isinstance(config, Mapping) else os.environ
     failing = env.get(FAILURE_DRILL_ENV, "") == "1"
 
+    # Each hook reads the request and g through their proxies once: a proxy lookup costs
+    # about as much as the work done with it.
     @app.before_request
     def _start() -> Response | None:
-        g.started = time.perf_counter()
-        g.request_id, g.trace_id = _request_ids(request.environ)
-        g.log = {}
+        call = g._get_current_object()
+        call.started = time.perf_counter()
+        call.request_id, call.trace_id = _request_ids(request.environ)
+        call.log = {}
         if failing:
             return _error(503, "failure drill: this revision answers 503")
         if (request.content_length or 0) > settings.max_body_bytes:
@@ -85,17 +94,20 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        _secure(response)
-        response.headers["X-Request-Id"] = g.get("request_id", "")
+        call = g._get_current_object()
+        current = request._get_current_object()
+        _secure(response, current)
+        headers = response.headers
+        headers["X-Request-Id"] = call.get("request_id", "")
         # The contract every deployed service keeps (docs/service.md): name the region.
-        response.headers["X-Served-Region"] = settings.service_region
-        state = _request_state(settings)
+        headers["X-Served-Region"] = settings.service_region
+        state = _request_state(settings, current, call)
         if response.is_streamed:
             # Logged when the stream ends, so the line carries the whole latency and any
             # error met mid-stream.
             # (close() covers a stream whose client left before it started.)
             done = _once(lambda: _log_request(state, response.status_code))
-            g.log["_done"] = done
+            call.log["_done"] = done
             response.call_on_close(done)
         else:
             _log_request(state, response.status_code)
@@ -103,16 +115,20 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
 
     @app.route("/", methods=["GET", "POST"])
     def answer() -> Response:
-        if request.method != "POST" and wants_html(request.accept_mimetypes):
+        current = request._get_current_object()
+        method = current.method
+        if method != "POST" and wants_html(current.accept_mimetypes):
             # The page never calls the model itself: its script opens /stream.
             return _page()
         # The request body, if any, is not read: the answer depends on the location only.
-        if request.method == "HEAD":  # no model call (and no cost) for a body nobody reads
+        if method == "HEAD":  # no model call (and no cost) for a body nobody reads
             return _json({})
-        location = parse_location(request.headers.get(HEADER))
+        location = parse_location(current.headers.get(HEADER))
         reply = gemini.generate(SYSTEM_INSTRUCTION, user_content(location))
-        g.log["model_ms"] = round(reply.model_ms, 1)
-        return _json({"ai_response": reply.text, "meta": _meta_factory(settings, location)()})
+        call = g._get_current_object()
+        call.log["model_ms"] = round(reply.model_ms, 1)
+        meta = _meta_factory(settings, location, call)()
+        return _json({"ai_response": reply.text, "meta": meta})
 
     @app.route("/stream", methods=["GET"])
     def stream() -> Response:
@@ -122,9 +138,10 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         chunks = gemini.stream(SYSTEM_INSTRUCTION, user_content(location))
         # Pull the first chunk now: an error before it is an ordinary error response.
         first = next(chunks)
-        meta_now = _meta_factory(settings, location)
-        log = g.log
-        request_id = g.request_id
+        call = g._get_current_object()
+        meta_now = _meta_factory(settings, location, call)
+        log = call.log
+        request_id = call.request_id
         return Response(
             _events(first, chunks, meta_now, log, request_id),
             mimetype="text/event-stream",
@@ -216,9 +233,12 @@ def _sse(payload: Mapping[str, Any], event: str | None = None) -> str:
     return (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
 
 
-def _meta_factory(settings: Settings, location: Location) -> Callable[[], dict[str, Any]]:
-    """The ``meta`` object, computed when called (for a stream: when it ends)."""
-    request_id, started = g.request_id, g.started
+def _meta_factory(
+    settings: Settings, location: Location, call: Any
+) -> Callable[[], dict[str, Any]]:
+    """The ``meta`` object, computed when called (for a stream: when it ends). ``call``:
+    this request's ``g``."""
+    request_id, started = call.request_id, call.started
 
     def meta_now() -> dict[str, Any]:
         return {
@@ -242,16 +262,21 @@ def _error(status: int, text: str) -> Response:
     return _json({"error": text, "request_id": g.get("request_id")}, status)
 
 
-def _secure(response: Response) -> None:
+def _secure(response: Response, current: Any) -> None:
+    """The headers every answer carries. ``current``: the request being answered."""
     headers = response.headers
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Cache-Control"] = "no-store"
-    headers["Referrer-Policy"] = "no-referrer"
+    # One pass over what the response has, instead of one per header set.
+    present = {name.lower() for name, _ in headers}
+    for name, value in ALWAYS_HEADERS:
+        if name.lower() in present:
+            headers[name] = value
+        else:
+            headers.add(name, value)
     if response.mimetype in ("application/json", "text/event-stream"):
         headers.setdefault("Content-Security-Policy", JSON_CSP)
-    if request.path == "/" and request.method in ("GET", "HEAD"):
+    if current.path == "/" and current.method in ("GET", "HEAD"):
         # GET / answers JSON or the page depending on Accept; caches must key on it.
-        if "Vary" in headers:
+        if "vary" in present:
             response.vary.add("Accept")
         else:
             headers["Vary"] = "Accept"  # what vary.add writes, without parsing a header
@@ -276,21 +301,22 @@ def _request_ids(environ: Mapping[str, Any]) -> tuple[str, str | None]:
     if match is not None and match.group(1).strip("0"):
         trace_id = match.group(1).lower()
         return trace_id, trace_id
-    return uuid.uuid4().hex, None
+    return secrets.token_hex(16), None
 
 
-def _request_state(settings: Settings) -> dict[str, Any]:
-    """What the log line needs, captured while the request context is still there."""
-    user_agent = request.headers.get("User-Agent", "")
+def _request_state(settings: Settings, current: Any, call: Any) -> dict[str, Any]:
+    """What the log line needs, captured while the request context is still there.
+    ``current``: the request; ``call``: its ``g``."""
+    user_agent = current.environ.get("HTTP_USER_AGENT", "")
     return {
         "settings": settings,
-        "method": request.method,
-        "path": request.path,
+        "method": current.method,
+        "path": current.path,
         "user_agent": user_agent[:_MAX_USER_AGENT],
-        "started": g.get("started", time.perf_counter()),
-        "request_id": g.get("request_id"),
-        "trace_id": g.get("trace_id"),
-        "extra": g.get("log", {}),
+        "started": call.get("started", time.perf_counter()),
+        "request_id": call.get("request_id"),
+        "trace_id": call.get("trace_id"),
+        "extra": call.get("log", {}),
     }
 
 

@@ -144,6 +144,17 @@ def test_security_headers(client):
         assert headers["Content-Security-Policy"].startswith("default-src 'none'")
 
 
+def test_security_headers_replace_what_a_route_set(app):
+    from flask import Response
+
+    loose = {"Cache-Control": "public, max-age=600", "Referrer-Policy": "unsafe-url"}
+    app.add_url_rule("/loose", "loose", lambda: Response("{}", headers=loose))
+    headers = app.test_client().get("/loose").headers
+    assert headers.getlist("Cache-Control") == ["no-store"]
+    assert headers.getlist("Referrer-Policy") == ["no-referrer"]
+    assert headers.getlist("X-Content-Type-Options") == ["nosniff"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "status", "text"),
     [

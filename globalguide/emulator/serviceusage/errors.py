@@ -13,9 +13,12 @@ def activation_url(service: str, project: str) -> str:
 
 
 class ServiceDisabled(ApiError):
-    """403 SERVICE_DISABLED, with the ErrorInfo and Help details Google's front end adds."""
+    """403 SERVICE_DISABLED, with the ErrorInfo and Help details Google's front end adds.
 
-    def __init__(self, service: str, project_id: str, number: str) -> None:
+    The project is named by its number only, in the message and in the details alike.
+    """
+
+    def __init__(self, service: str, number: str) -> None:
         self.service = service
         self.title = SERVICE_TITLES.get(service, service)
         self.number = number

@@ -47,7 +47,7 @@ class ProjectServices:
         enabled so recently that the change has not propagated yet."""
         if service in self._enabled and time.time() >= self._visible_at.get(service, 0.0):
             return
-        raise ServiceDisabled(service, self.project_id, self.number)
+        raise ServiceDisabled(service, self.number)
 
     def turn_on(self, services: list[str], *, propagation: float) -> None:
         """The effect of an enable: the services that were off are on from now, and usable

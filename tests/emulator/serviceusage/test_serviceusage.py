@@ -197,7 +197,7 @@ def test_enabling_lifts_the_service_disabled_error(enabled, project):
 
 
 def test_service_disabled_body_in_each_error_style():
-    error = ServiceDisabled("compute.googleapis.com", "p", "123456789012")
+    error = ServiceDisabled("compute.googleapis.com", "123456789012")
     google = error.body("google")["error"]
     assert google["status"] == "PERMISSION_DENIED"
     assert google["details"][0]["reason"] == "SERVICE_DISABLED"
