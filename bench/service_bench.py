@@ -16,7 +16,9 @@
     - its floor, ``bench/minimal_app.py``: one google-genai client built at import and one
       ``generate_content`` per request, nothing else;
     - the tutorial's app (when its SDK is available);
-    - the bare Flask hello (no model call: the ceiling of Flask and gunicorn alone).
+    - the bare Flask hello (no model call: the ceiling of Flask and gunicorn alone);
+    - a second copy of the minimal app, as a control: the spread of minimal / its copy is
+      what this method reports when two apps do exactly the same work.
     All are started once and measured in alternating rounds (the order reversed every
     other round), so that each round sees the same machine; the ratios are medians of the
     per-round ratios. Beside requests per second, the CPU milliseconds each request costs
@@ -437,6 +439,14 @@ def print_cold(
         row("tutorial app", f"not measured: {why}")
 
 
+def ratios(
+    rounds: dict[str, list[tuple[float, float]]], top: str, bottom: str, field: int
+) -> list[float]:
+    """Per round, ``top``'s figure over ``bottom``'s (field 0: req/s, 1: CPU ms/request)."""
+    pairs = zip(rounds[top], rounds[bottom], strict=True)
+    return [a[field] / b[field] for a, b in pairs]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=5, help="cold-start repetitions")
@@ -468,6 +478,7 @@ def main() -> int:
         if tutorial_python:
             starters["tutorial"] = tutorial_gunicorn_starter(tutorial_python)
         starters["hello"] = start_hello
+        starters["minimal copy"] = start_minimal
         load_before = os.getloadavg()
         rounds = side_by_side_rps(starters, fake_url, args)
         load_after = os.getloadavg()
@@ -508,7 +519,7 @@ def main() -> int:
     else:
         row("tutorial app", f"not measured: {why}")
     row("bare Flask hello, no model call", f"{rates['hello']:7.0f} req/s")
-    per_round = [s / m for (s, _), (m, _) in zip(rounds["service"], rounds["minimal"], strict=True)]
+    per_round = ratios(rounds, "service", "minimal", 0)
     ratio = statistics.median(per_round)
     verdict = "meets" if ratio >= 0.9 else "misses"
     row("service / minimal (median per round)", f"{ratio:7.2f}  ({verdict} the >= 0.9 goal)")
@@ -516,13 +527,18 @@ def main() -> int:
     if "tutorial" in rates:
         row("service / tutorial", f"{rates['service'] / rates['tutorial']:7.2f}")
     row("service / hello", f"{rates['service'] / rates['hello']:7.2f}")
+    control = ratios(rounds, "minimal", "minimal copy", 0)
+    row("control: minimal / its copy", f"{statistics.median(control):7.2f}")
+    row("  per round", " ".join(f"{r:.2f}" for r in control))
     print("    CPU ms per request of the app's processes (gunicorn master and worker):")
     for label, value in cpu.items():
         row(f"  {label}", f"{value:7.2f} ms")
-    paired = zip(rounds["service"], rounds["minimal"], strict=True)
-    cpu_rounds = [m / s for (_, s), (_, m) in paired]
+    cpu_rounds = ratios(rounds, "minimal", "service", 1)
     row("minimal / service, CPU per request", f"{statistics.median(cpu_rounds):7.2f}")
     row("  per round", " ".join(f"{r:.2f}" for r in cpu_rounds))
+    cpu_control = ratios(rounds, "minimal copy", "minimal", 1)
+    row("control: its copy / minimal, CPU", f"{statistics.median(cpu_control):7.2f}")
+    row("  per round", " ".join(f"{r:.2f}" for r in cpu_control))
     print(
         "machine load (1, 5, 15 min) before: "
         + " ".join(f"{v:.2f}" for v in load_before)
