@@ -36,6 +36,7 @@ reaches it only after a delay, as on Google Cloud.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
@@ -307,9 +308,14 @@ def _nearest(
 
 
 def _rtt_ms(location: ClientLocation, region: str) -> float:
+    return _rtt_from(location.lat, location.lon, region)
+
+
+@functools.lru_cache(maxsize=4096)
+def _rtt_from(lat: float, lon: float, region: str) -> float:
     if region not in geo.REGIONS:
         return math.inf
-    return geo.modelled_rtt_ms(location.lat, location.lon, region)
+    return geo.modelled_rtt_ms(lat, lon, region)
 
 
 def _variables(request: _Request) -> dict[str, str]:
