@@ -33,10 +33,10 @@ _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff
 # but HTAB, each ending in CRLF: one match checks them all.
 _FIELDS = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# The request field names and values http.client accepted, and no others.
-_REQUEST_NAME = re.compile(r"[^:\s][^:\r\n]*")
 _TARGET_CTL = re.compile(r"[\x00-\x20\x7f]")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,%d})[ \t]*(?:;[^\r\n]*)?" % MAX_CHUNK_SIZE_DIGITS)
+# Request field names and values as http.client accepted them, and no others.
+_REQUEST_NAME = re.compile(r"[^:\s][^:\r\n]*")
 _REQUEST_VALUE_BREAK = re.compile(rb"\n(?![ \t])|\r(?![ \t\n])")
 
 NO_BODY_STATUSES = frozenset({204, 304})
