@@ -161,6 +161,12 @@ class API(Crud):
             return self.state.count()
 
     # ------------------------------------------------------------ for the data plane
+    @property
+    def generation(self) -> int:
+        """Changes whenever what :meth:`get` and :meth:`list` return may change (an
+        instance's transitional status aside)."""
+        return self.state.generation
+
     def get(self, kind: str, link_or_path: str) -> dict[str, Any] | None:
         """A resource of ``kind`` (a collection name such as "forwardingRules") by full
         link, ``projects/...`` path or ``global/...`` path; None if it does not exist."""
@@ -375,6 +381,7 @@ class API(Crud):
                     updated = self._finish(kind, {**now, **fields})
                     self._check_references(collection, updated)
                     self.state.items[collection][ref.link] = updated
+                    self.state.changed()
                 self._notify_edges()
 
             op, _ = self._start(
@@ -406,6 +413,7 @@ class API(Crud):
             if op.error is not None and instance is not None and instance["status"] != "RUNNING":
                 # The insert failed: the VM never came up and does not stay.
                 self.state.items["instances"].pop(link, None)
+                self.state.changed()
                 self.serial.pop(link, None)
 
     def _insert_instance(self, request: Request, project: str, where: Any) -> Any:
@@ -425,6 +433,7 @@ class API(Crud):
             base = new_base(kind, ref)
             instance = self._finish(kind, build_instance(body, base, zone, project))
             self.state.items["instances"][ref.link] = instance
+            self.state.changed()
             self.serial[ref.link] = SerialBuffer()
 
             def effect() -> None:
@@ -433,6 +442,7 @@ class API(Crud):
                     if current is None or current["status"] != "PROVISIONING":
                         return
                     current.update(status="RUNNING", lastStartTimestamp=compute_timestamp())
+                    self.state.changed()
                     running = self._render("instances", current)
                 hook = getattr(self.emulator.dataplane, "on_instance_running", None)
                 if callable(hook):

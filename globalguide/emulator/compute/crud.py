@@ -141,15 +141,20 @@ class Crud:
         """Forget inserts and deletes whose operation ended without its effect (a failed
         operation), so the name is free again and the resource is deletable again. Reads
         operations without completing any, so it is safe inside an operation's effect."""
+        forgotten = False
         for link, pending in list(self.state.pending.items()):
             if self._done(pending.operation):
+                forgotten = True
                 del self.state.pending[link]
                 if link not in self.state.items["forwardingRules"]:
                     self.state.rule_address.pop(link, None)
                     self.state.rule_ip.pop(link, None)
         for link, key in list(self.state.deleting.items()):
             if self._done(key):
+                forgotten = True
                 del self.state.deleting[link]
+        if forgotten:
+            self.state.changed()
 
     def _refs(self, project: str) -> References:
         return References(self.state, project)
@@ -217,12 +222,14 @@ class Crud:
             def effect() -> None:
                 with self.emulator.lock:
                     self.state.pending.pop(ref.link, None)
+                    self.state.changed()
                     self._check_references(collection, resource)
                     self.state.items[collection][ref.link] = resource
                 if after is not None:
                     after(resource)
 
             self.state.pending[ref.link] = Pending(collection, resource)
+            self.state.changed()
             op, key = self._start(
                 project, kind.op_kind, "insert", ref.link, resource["id"], scope, effect, request_id
             )
@@ -313,6 +320,7 @@ class Crud:
             def effect() -> None:
                 with self.emulator.lock:
                     self.state.deleting.pop(ref.link, None)
+                    self.state.changed()
                     self._check_unused(collection, ref.link)
                     gone = self.state.items[collection].pop(ref.link, None)
                     self.state.rule_address.pop(ref.link, None)
@@ -321,6 +329,7 @@ class Crud:
                     after(gone)
 
             self.state.deleting[ref.link] = ""
+            self.state.changed()
             op, key = self._start(
                 project,
                 "compute.delete",
@@ -380,6 +389,7 @@ class Crud:
                         raise precondition(PRECONDITION_FAILED)
                     self._check_references(collection, updated)
                     self.state.items[collection][ref.link] = updated
+                    self.state.changed()
                 if after is not None:
                     after(updated)
 
@@ -434,6 +444,7 @@ class Crud:
                     if labels:
                         now["labels"] = labels
                     self._finish(kind, now)
+                    self.state.changed()
 
             op, _ = self._start(
                 project,

@@ -66,9 +66,16 @@ class Pending:
 
 class ComputeState:
     """Every collection's resources by full link, plus what is in flight. Not locked: the
-    API holds the emulator's lock around every use."""
+    API holds the emulator's lock around every use.
+
+    ``generation`` counts changes: whoever changes what is stored (a resource, what is in
+    flight, which address a rule holds) calls :meth:`changed`, so a reader that keeps what
+    it read can tell when to read again. An instance's transitional status is derived from
+    its operation's progress when read and is not counted.
+    """
 
     def __init__(self) -> None:
+        self.generation = 0
         self.items: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in KINDS}
         self.pending: dict[str, Pending] = {}
         self.deleting: dict[str, str] = {}  # link -> operation deleting it
@@ -76,7 +83,11 @@ class ComputeState:
         self.rule_address: dict[str, str] = {}  # forwarding rule -> address it reserves
         self.rule_ip: dict[str, str] = {}  # forwarding rule -> the IP it serves, as an identity
 
+    def changed(self) -> None:
+        self.generation += 1
+
     def clear(self) -> None:
+        self.changed()
         for items in self.items.values():
             items.clear()
         for table in (self.pending, self.deleting, self.request_ops):

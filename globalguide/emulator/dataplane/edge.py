@@ -36,6 +36,7 @@ reaches it only after a delay, as on Google Cloud.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
@@ -73,6 +74,7 @@ from globalguide.emulator.dataplane.proxy import (
     request_target,
     status_line,
 )
+from globalguide.emulator.dataplane.routes import Backend, Candidate, Routes
 
 # "After waiting several minutes, the load balancer configuration will propagate globally
 # and start working" (ahmetb/cloud-run-multi-region-terraform README; gcp-facts §7).
@@ -109,15 +111,6 @@ class EdgeHost(Protocol):
     def latency_modelled(self) -> bool: ...
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One serverless NEG backend: where it is and which Cloud Run service it names."""
-
-    key: str  # the NEG's link, as the backend lists it
-    region: str
-    service: str  # projects/P/locations/R/services/S
-
-
 class Edge:
     def __init__(self, rule: dict[str, Any], host: EdgeHost, propagation_s: float) -> None:
         self.link: str = rule["selfLink"]
@@ -126,6 +119,7 @@ class Edge:
         self._host = host
         self._serving_after = time.monotonic() + propagation_s
         self._rng = random.Random(self.link)
+        self._routes = Routes(self.link)
         self.listener = Listener(self._app, name=f"edge:{rule.get('name', '')}")
 
     @property
@@ -144,19 +138,14 @@ class Edge:
     def effective(self) -> dict[str, Any]:
         """Where this edge routes now, by the configuration that has reached it: the
         regions behind the URL map's default service, and those outlier detection ejects."""
-        config = self._host.config
-        rule = config.get("forwardingRules", self.link)
-        target = str((rule or {}).get("target", ""))
-        kind = "targetHttpsProxies" if "/targetHttpsProxies/" in target else "targetHttpProxies"
-        proxy = config.get(kind, target) if target else None
-        url_map = config.get("urlMaps", proxy["urlMap"]) if proxy and proxy.get("urlMap") else None
-        backend = config.get("backendServices", (url_map or {}).get("defaultService", ""))
-        candidates = _candidates(config, backend) if backend else []
-        detector = self._host.detector(backend) if backend else None
+        chain = self._routes.current(self._host.config)
+        backend = chain.backend((chain.url_map or {}).get("defaultService"))
+        candidates = backend.candidates if backend else ()
+        detector = self._host.detector(backend.resource) if backend else None
         ejected = detector.ejected(c.key for c in candidates) if detector is not None else set()
         return {
             "serving": time.monotonic() >= self._serving_after,
-            "backendService": (backend or {}).get("selfLink"),
+            "backendService": backend.resource.get("selfLink") if backend else None,
             "regions": sorted({c.region for c in candidates}),
             "ejectedRegions": sorted({c.region for c in candidates if c.key in ejected}),
         }
@@ -166,8 +155,8 @@ class Edge:
 
     # ------------------------------------------------------------------ requests
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        compute = self._host.config
-        rule = compute.get("forwardingRules", self.link)
+        chain = self._routes.current(self._host.config)
+        rule = chain.rule
         if rule is None or self.listener.closed:
             return reply(start_response, 502, pages.gfe_502(), pages.HTML)
         if time.monotonic() < self._serving_after:
@@ -181,17 +170,15 @@ class Edge:
             )
         except BadClientLocation as exc:
             return reply(start_response, 400, f"{exc}\n", pages.TEXT)
-        target = str(rule.get("target", ""))
         request = _Request(
             environ=environ,
             start_response=start_response,
             headers=hdr.remove(incoming, EMULATOR_HEADERS),
             location=location,
-            https="/targetHttpsProxies/" in target,
+            https=chain.https,
             lb_ip=str(rule.get("IPAddress", "")),
         )
-        proxy = compute.get("targetHttpsProxies" if request.https else "targetHttpProxies", target)
-        url_map = compute.get("urlMaps", proxy["urlMap"]) if proxy and proxy.get("urlMap") else None
+        url_map = chain.url_map
         route = urlmap.resolve(url_map, request.host, request.path, self._rng) if url_map else None
         if route is None:
             return reply(start_response, 404, "", pages.TEXT)
@@ -205,24 +192,17 @@ class Edge:
                 prefix=route.matched_prefix,
             )
             return reply(start_response, status, "", pages.TEXT, [("Location", location_url)])
-        backend = compute.get("backendServices", route.service or "")
-        candidates = _candidates(compute, backend) if backend else []
-        if backend is None or not candidates:
+        backend = chain.backend(route.service)
+        if backend is None or not backend.candidates:
             return reply(start_response, 503, pages.NO_HEALTHY_UPSTREAM, pages.TEXT)
-        return self._to_region(request, route, backend, candidates)
+        return self._to_region(request, route, backend)
 
-    def _to_region(
-        self,
-        request: _Request,
-        route: urlmap.Route,
-        backend: dict[str, Any],
-        candidates: list[Candidate],
-    ) -> Iterable[bytes]:
+    def _to_region(self, request: _Request, route: urlmap.Route, found: Backend) -> Iterable[bytes]:
         """Send the request to the nearest region not ejected, and stream its answer back."""
         start_response = request.start_response
+        backend, candidates, keys = found.resource, found.candidates, found.keys
         detector = self._host.detector(backend)
         chosen, rtt_ms = _nearest(request.location, candidates, detector)
-        keys = [c.key for c in candidates]
 
         def outcome(status: int | None) -> None:
             if detector is not None:
@@ -317,30 +297,8 @@ def _always_added(headers: hdr.HeaderList, request: _Request) -> hdr.HeaderList:
     return headers
 
 
-def _candidates(compute: Compute, backend: dict[str, Any]) -> list[Candidate]:
-    out = []
-    for entry in backend.get("backends") or []:
-        link = entry.get("group", "")
-        neg = compute.get("networkEndpointGroups", link)
-        cloud_run = (neg or {}).get("cloudRun") or {}
-        service = cloud_run.get("service")
-        if not neg or not service:
-            continue
-        region = str(neg.get("region", "")).rsplit("/", 1)[-1]
-        project = _project_of(str(neg.get("selfLink") or link))
-        out.append(
-            Candidate(link, region, f"projects/{project}/locations/{region}/services/{service}")
-        )
-    return out
-
-
-def _project_of(link: str) -> str:
-    parts = link.split("/")
-    return parts[parts.index("projects") + 1] if "projects" in parts else ""
-
-
 def _nearest(
-    location: ClientLocation, candidates: list[Candidate], detector: OutlierDetector | None
+    location: ClientLocation, candidates: tuple[Candidate, ...], detector: OutlierDetector | None
 ) -> tuple[Candidate, float]:
     ejected = detector.ejected(c.key for c in candidates) if detector is not None else set()
     usable = [c for c in candidates if c.key not in ejected] or candidates
@@ -350,9 +308,14 @@ def _nearest(
 
 
 def _rtt_ms(location: ClientLocation, region: str) -> float:
+    return _rtt_from(location.lat, location.lon, region)
+
+
+@functools.lru_cache(maxsize=4096)
+def _rtt_from(lat: float, lon: float, region: str) -> float:
     if region not in geo.REGIONS:
         return math.inf
-    return geo.modelled_rtt_ms(location.lat, location.lon, region)
+    return geo.modelled_rtt_ms(lat, lon, region)
 
 
 def _variables(request: _Request) -> dict[str, str]:

@@ -53,6 +53,8 @@ def encode(value: str) -> bytes:
 
 def remove(headers: HeaderList, names: Iterable[str]) -> HeaderList:
     drop = {n.lower() for n in names}
+    if not drop:
+        return headers
     return [(n, v) for n, v in headers if n.lower() not in drop]
 
 

@@ -12,13 +12,18 @@ requests, and if its Cloud Run service has been deleted those requests fail.
 version seen is effective at once (nothing referenced it before; a new forwarding rule has
 its own propagation time in :mod:`edge`), every later change, deletion included, only
 ``delay_s`` after it was observed. Other kinds are read live.
+
+:meth:`PropagatedConfig.generation` tells a reader that keeps what it read when to read
+again: it changes with the compute state, with every version recorded, and once more each
+time a recorded version's effective time has come (with no API call at that moment).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
 DELAYED = ("backendServices", "urlMaps", "networkEndpointGroups")
@@ -47,6 +52,8 @@ class PropagatedConfig:
         self._lock = threading.Lock()
         # (kind, link) -> [(effective_at, value or None)], oldest first
         self._versions: dict[tuple[str, str], list[tuple[float, dict[str, Any] | None]]] = {}
+        self._recorded = 0  # versions recorded, plus versions whose time has come
+        self._next_effective = math.inf  # the earliest effective time still to come
 
     # ------------------------------------------------------------------ observing
     def observe_all(self) -> None:
@@ -72,11 +79,15 @@ class PropagatedConfig:
             if versions is None:
                 if value is not None:
                     self._versions[(kind, link)] = [(now, value)]
+                    self._recorded += 1
                 return
             if versions[-1][1] == value:
                 return
-            versions.append((now + self._delay_s(), value))
+            effective_at = now + self._delay_s()
+            versions.append((effective_at, value))
             self._prune(versions, now)
+            self._recorded += 1
+            self._next_effective = min(self._next_effective, effective_at)
 
     @staticmethod
     def _prune(versions: list[tuple[float, Any]], now: float) -> None:
@@ -85,6 +96,23 @@ class PropagatedConfig:
             versions.pop(0)
 
     # ------------------------------------------------------------------ reading
+    def generation(self) -> Hashable | None:
+        """A value equal to an earlier one only while :meth:`get` would answer as it did
+        then; None when the compute state counts no changes (nothing read may be kept)."""
+        compute = self._compute()
+        counted = getattr(compute, "generation", None)
+        if not isinstance(counted, int):
+            return None
+        now = self._clock()
+        with self._lock:
+            if now >= self._next_effective:
+                self._recorded += 1
+                self._next_effective = min(
+                    (at for vs in self._versions.values() for at, _ in vs if at > now),
+                    default=math.inf,
+                )
+            return (compute, counted, self._recorded)
+
     def get(self, kind: str, link: str) -> dict[str, Any] | None:
         compute = self._compute()
         if compute is None or not link:

@@ -7,6 +7,7 @@ chunk by chunk (server-sent events pass through as they are produced), bounded b
 deadline. The revision's own ``Server`` and ``Date`` are replaced by the front end's.
 An :class:`UpstreamPool` keeps the connections a revision leaves open, so that the next
 request does not pay for a new one (as a front end keeps its connections to backends).
+The exchange itself is a strict HTTP/1.1 client (:mod:`upstream_http`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from globalguide.emulator.dataplane.upstream_http import (
+    BadTarget,
+    BodyReader,
+    ClosedBeforeAnswer,
+    MalformedResponse,
+    ResponseHead,
+    UpstreamConnection,
+    read_response_head,
+    send_request,
+)
 from globalguide.emulator.strict_http import handler_named
 
 LOOPBACK = "127.0.0.1"
@@ -172,7 +183,7 @@ class UpstreamResponse:
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
-    """HTTP over a Unix stream socket (a revision's ``BIND_UNIX``)."""
+    """HTTP over a Unix stream socket (a revision's ``BIND_UNIX``), for health checks."""
 
     def __init__(self, socket_path: str, timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)
@@ -208,12 +219,12 @@ class UpstreamPool:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._idle: dict[str, list[tuple[float, UnixHTTPConnection]]] = {}
+        self._idle: dict[str, list[tuple[float, UpstreamConnection]]] = {}
         self._closed = False
 
-    def take(self, socket_path: str) -> UnixHTTPConnection | None:
+    def take(self, socket_path: str) -> UpstreamConnection | None:
         now = time.monotonic()
-        stale: list[UnixHTTPConnection] = []
+        stale: list[UpstreamConnection] = []
         found = None
         with self._lock:
             idle = self._idle.get(socket_path)
@@ -229,7 +240,7 @@ class UpstreamPool:
             conn.close()
         return found
 
-    def give(self, socket_path: str, conn: UnixHTTPConnection) -> None:
+    def give(self, socket_path: str, conn: UpstreamConnection) -> None:
         now = time.monotonic()
         with self._lock:
             if self._closed:
@@ -261,7 +272,7 @@ class UpstreamPool:
             conn.close()
 
 
-def _readable(conn: UnixHTTPConnection) -> bool:
+def _readable(conn: UpstreamConnection) -> bool:
     """True when an idle connection has something to read: its server closed it (or sent
     what nobody asked for), so it must not carry another request."""
     if conn.sock is None:
@@ -293,15 +304,16 @@ def forward(
     if pool is not None and method in RETRIED_METHODS:
         reused = pool.take(socket_path)
     try:
-        conn, response = _exchange(reused, request)
+        conn, head = _exchange(reused, request)
     except _StaleConnection:
         # A kept-alive connection the server had closed: nothing was answered on it.
-        conn, response = _exchange(None, request)
+        conn, head = _exchange(None, request)
     out_headers = [
         (name, value)
-        for name, value in response.getheaders()
+        for name, value in head.headers
         if name.lower() not in HOP_BY_HOP and name.lower() not in FRONT_END_SET
     ]
+    reader = BodyReader(conn, head)
 
     def stream() -> Iterator[bytes]:
         whole = False
@@ -310,16 +322,14 @@ def forward(
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return
-                if conn.sock is not None:
-                    conn.sock.settimeout(remaining)
+                conn.settimeout(remaining)
                 try:
-                    chunk = response.read1(READ_CHUNK)
-                except (OSError, http.client.HTTPException):
+                    chunk = reader.read(READ_CHUNK)
+                except (OSError, MalformedResponse):
                     return
                 if not chunk:
-                    # Nothing is left to read: read() marks the response complete (a
-                    # HEAD's or a length-delimited one's), which frees the connection.
-                    whole = not response.will_close and _complete(response)
+                    # Reusable only when whole, kept open, and nothing unasked came after.
+                    whole = reader.complete and head.keep_alive and not conn.buffered
                     return
                 yield chunk
         finally:
@@ -328,15 +338,7 @@ def forward(
             else:
                 conn.close()
 
-    return UpstreamResponse(response.status, response.reason, out_headers, stream())
-
-
-def _complete(response: http.client.HTTPResponse) -> bool:
-    try:
-        response.read()
-    except (OSError, http.client.HTTPException):
-        return False
-    return response.isclosed()
+    return UpstreamResponse(head.status, head.reason, out_headers, stream())
 
 
 class _StaleConnection(Exception):
@@ -354,43 +356,40 @@ class _Outgoing:
 
 
 def _exchange(
-    conn: UnixHTTPConnection | None, request: _Outgoing
-) -> tuple[UnixHTTPConnection, http.client.HTTPResponse]:
+    conn: UpstreamConnection | None, request: _Outgoing
+) -> tuple[UpstreamConnection, ResponseHead]:
     """Send the request on ``conn`` (a new connection when None) and read the response
     head. A reused ``conn`` that fails before the head arrives raises _StaleConnection."""
-    method, body = request.method, request.body
     remaining = request.deadline - time.monotonic()
     if remaining <= 0:
         if conn is not None:
             conn.close()
         raise UpstreamError("timeout")
     reused = conn is not None
-    if conn is None:
-        conn = UnixHTTPConnection(request.socket_path, timeout=remaining)
-    else:
-        conn.timeout = remaining
-        if conn.sock is not None:
-            conn.sock.settimeout(remaining)
     try:
-        conn.putrequest(method, request.target, skip_host=True, skip_accept_encoding=True)
-        for name, value in request.headers:
-            if name.lower() != "content-length":
-                conn.putheader(name, value)
-        if body or method in ("POST", "PUT", "PATCH"):
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body or None)
-        response = conn.getresponse()
+        if conn is None:
+            conn = UpstreamConnection(request.socket_path, timeout=remaining)
+        else:
+            conn.settimeout(remaining)
+    except TimeoutError as exc:
+        raise UpstreamError("timeout") from exc
+    except OSError as exc:
+        raise UpstreamError("connect") from exc
+    try:
+        send_request(conn, request.method, request.target, request.headers, request.body)
+        head = read_response_head(conn, request.method)
     except TimeoutError as exc:
         conn.close()
         raise UpstreamError("timeout") from exc
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, ClosedBeforeAnswer, MalformedResponse, BadTarget) as exc:
         conn.close()
-        if reused and isinstance(
-            exc, (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine)
-        ):
+        if reused and isinstance(exc, (ConnectionError, ClosedBeforeAnswer)):
             raise _StaleConnection from exc
         raise UpstreamError("connect") from exc
-    return conn, response
+    except ValueError:
+        conn.close()
+        raise
+    return conn, head
 
 
 def socket_open(socket_path: str, timeout: float = 0.5) -> bool:
