@@ -15,7 +15,6 @@ from globalguide.emulator.core.routing import ApiError, Route, json_response
 from globalguide.emulator.strict_http import handler_named
 from globalguide.emulator.vertex.gemini import FakeGemini
 
-
 # As aiplatform.googleapis.com does, and as the emulator's own API port does: persistent
 # HTTP/1.1 connections, so that a client's connection pool is exercised as in the cloud.
 _Handler = handler_named("ESF")
