@@ -19,11 +19,11 @@
     - the bare Flask hello (no model call: the ceiling of Flask and gunicorn alone);
     - a second copy of the minimal app, as a control: the spread of minimal / its copy is
       what this method reports when two apps do exactly the same work.
-    All are started once and measured in alternating rounds (the order reversed every
-    other round), so that each round sees the same machine; the ratios are medians of the
-    per-round ratios. Beside requests per second, the CPU milliseconds each request costs
-    the app's processes (bench/proc_cpu.py), which moves far less with other work on the
-    machine.
+    All are measured in alternating rounds (the order reversed every other round), each
+    app in a new process every round, so that each round sees the same machine; the ratios
+    are medians of the per-round ratios. Beside requests per second, the CPU milliseconds
+    each request costs the app's processes (bench/proc_cpu.py), which moves far less with
+    other work on the machine.
     On a machine with two CPUs or more, the apps run on one CPU and the load generator and
     the fake Gemini on the others (``--no-pin`` to share them all): the service is deployed
     with one vCPU per instance, and with the load generator on the same CPUs every app's
@@ -55,6 +55,7 @@ ROOT = BENCH.parent
 TUTORIAL_REQUIREMENTS = ("flask==3.1.3", "google-cloud-aiplatform==2.7.0", "gunicorn==27.0.1")
 PARIS = b"X-Client-Geo-Location: Paris,FRIDF,FR\r\n"
 START_TIMEOUT_S = 60.0
+WARM_UP_REQUESTS = 200
 
 
 def free_port() -> int:
@@ -312,6 +313,15 @@ def start_fake() -> tuple[subprocess.Popen, str]:
     return process, url
 
 
+def stop_fake(process: subprocess.Popen) -> None:
+    if process.stdin:
+        process.stdin.close()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 # -- measurements --------------------------------------------------------------------------
 
 
@@ -324,33 +334,42 @@ def cold_start(start: Callable[[str], Proc], fake_url: str) -> float:
 
 
 def side_by_side_rps(
-    starters: dict[str, Callable[[str], Proc]], fake_url: str, args: argparse.Namespace
+    starters: dict[str, Callable[[str], Proc]], args: argparse.Namespace
 ) -> dict[str, list[tuple[float, float]]]:
     """(requests per second, CPU ms per request) of each app, measured in ``args.rps_reps``
-    alternating rounds while all of them stay up (an idle gunicorn costs nothing), so that
-    every round of every app sees the same machine."""
-    running: dict[str, Proc] = {}
+    alternating rounds, so that every round of every app sees the same machine.
+
+    Every app runs in a new process in each round, against a new fake Gemini: nothing one
+    measurement leaves behind (in a long-lived fake, its heap and threads after the heavier
+    apps) reaches the next. With one fake for all, a second copy of the same app measured
+    0.71-0.88 of the first, by where it stood in the order.
+    """
+    values: dict[str, list[tuple[float, float]]] = {label: [] for label in starters}
+    for index in range(args.rps_reps):
+        order = list(starters.items())
+        for label, start in order if index % 2 == 0 else reversed(order):
+            values[label].append(measure_fresh(start, args))
+    return values
+
+
+def measure_fresh(start: Callable[[str], Proc], args: argparse.Namespace) -> tuple[float, float]:
+    """Start a fake Gemini and the app, warm it up, then (requests per second, CPU ms per
+    request)."""
+    fake, fake_url = start_fake()
+    proc = start(fake_url)
     try:
-        for label, start in starters.items():
-            proc = start(fake_url)
-            running[label] = proc
-            first_200(proc.port, proc.process, proc.started)
-            warm = Connection(proc.port)
-            for _ in range(100):
-                warm.get()
-            warm.close()
-        values: dict[str, list[tuple[float, float]]] = {label: [] for label in starters}
-        for index in range(args.rps_reps):
-            order = list(running.items())
-            for label, proc in order if index % 2 == 0 else reversed(order):
-                cpu_before = tree_cpu_s(proc.process.pid)
-                done, seconds = load(proc.port, args.concurrency, args.requests, args.seconds)
-                cpu_ms = (tree_cpu_s(proc.process.pid) - cpu_before) * 1000 / max(done, 1)
-                values[label].append((done / seconds, cpu_ms))
-        return values
+        first_200(proc.port, proc.process, proc.started)
+        warm = Connection(proc.port)
+        for _ in range(WARM_UP_REQUESTS):
+            warm.get()
+        warm.close()
+        cpu_before = tree_cpu_s(proc.process.pid)
+        done, seconds = load(proc.port, args.concurrency, args.requests, args.seconds)
+        cpu_ms = (tree_cpu_s(proc.process.pid) - cpu_before) * 1000 / max(done, 1)
+        return done / seconds, cpu_ms
     finally:
-        for proc in running.values():
-            proc.stop()
+        proc.stop()
+        stop_fake(fake)
 
 
 def load(port: int, concurrency: int, total: int, seconds: float) -> tuple[int, float]:
@@ -480,7 +499,7 @@ def main() -> int:
         starters["hello"] = start_hello
         starters["minimal copy"] = start_minimal
         load_before = os.getloadavg()
-        rounds = side_by_side_rps(starters, fake_url, args)
+        rounds = side_by_side_rps(starters, args)
         load_after = os.getloadavg()
         for label, values in rounds.items():
             print(
@@ -491,12 +510,7 @@ def main() -> int:
         rates = {label: statistics.median(v for v, _ in values) for label, values in rounds.items()}
         cpu = {label: statistics.median(c for _, c in values) for label, values in rounds.items()}
     finally:
-        if fake.stdin:
-            fake.stdin.close()
-        try:
-            fake.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            fake.kill()
+        stop_fake(fake)
 
     cpus = os.cpu_count()
     print(f"machine: {platform.python_implementation()} {platform.python_version()}, {cpus} CPUs")
