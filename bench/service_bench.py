@@ -217,6 +217,23 @@ def start_service(fake_url: str) -> Proc:
     return Proc([sys.executable, "-m", "service"], env, ROOT)
 
 
+def service_starter(checkout: Path) -> Callable[[str], Proc]:
+    """The service of another checkout (``--before``), started as start_service starts ours."""
+
+    def start(fake_url: str) -> Proc:
+        env = base_env(free_port())
+        env["PYTHONPATH"] = str(checkout)
+        env.update(
+            SERVICE_REGION="europe-west1",
+            GOOGLE_CLOUD_PROJECT="bench-project",
+            VERTEX_LOCATION="global",
+            GEMINI_BASE_URL=fake_url,
+        )
+        return Proc([sys.executable, "-m", "service"], env, checkout)
+
+    return start
+
+
 def under_gunicorn(app_uri: str) -> str:
     """Python code that serves ``app_uri`` with the service's own gunicorn settings."""
     return f"from service.__main__ import ServiceApplication; ServiceApplication({app_uri!r}).run()"
@@ -480,6 +497,12 @@ def main() -> int:
     parser.add_argument(
         "--no-pin", action="store_true", help="let the apps share every CPU with the load"
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout whose service joins the rounds (e.g. a worktree of an older "
+        "commit), for a before/after measured side by side",
+    )
     args = parser.parse_args()
 
     tutorial_python, why = (None, "skipped (--no-tutorial)")
@@ -494,6 +517,8 @@ def main() -> int:
             service_cold, hello_cold, tutorial_cold = cold_starts(fake_url, args, tutorial_python)
         pinning = "not pinned (--no-pin)" if args.no_pin else pin_apart(fake.pid)
         starters = {"service": start_service, "minimal": start_minimal}
+        if args.before:
+            starters["service before"] = service_starter(args.before.resolve())
         if tutorial_python:
             starters["tutorial"] = tutorial_gunicorn_starter(tutorial_python)
         starters["hello"] = start_hello
@@ -541,6 +566,10 @@ def main() -> int:
     if "tutorial" in rates:
         row("service / tutorial", f"{rates['service'] / rates['tutorial']:7.2f}")
     row("service / hello", f"{rates['service'] / rates['hello']:7.2f}")
+    if "service before" in rates:
+        before = ratios(rounds, "service before", "minimal", 0)
+        row("service before / minimal", f"{statistics.median(before):7.2f}")
+        row("  per round", " ".join(f"{r:.2f}" for r in before))
     control = ratios(rounds, "minimal", "minimal copy", 0)
     row("control: minimal / its copy", f"{statistics.median(control):7.2f}")
     row("  per round", " ".join(f"{r:.2f}" for r in control))
@@ -550,6 +579,9 @@ def main() -> int:
     cpu_rounds = ratios(rounds, "minimal", "service", 1)
     row("minimal / service, CPU per request", f"{statistics.median(cpu_rounds):7.2f}")
     row("  per round", " ".join(f"{r:.2f}" for r in cpu_rounds))
+    if "service before" in rates:
+        before_cpu = ratios(rounds, "minimal", "service before", 1)
+        row("minimal / service before, CPU", f"{statistics.median(before_cpu):7.2f}")
     cpu_control = ratios(rounds, "minimal copy", "minimal", 1)
     row("control: its copy / minimal, CPU", f"{statistics.median(cpu_control):7.2f}")
     row("  per round", " ".join(f"{r:.2f}" for r in cpu_control))
