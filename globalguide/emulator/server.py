@@ -42,11 +42,8 @@ from globalguide.emulator.core.project import check_project
 from globalguide.emulator.core.routing import ApiError, Route, json_response
 from globalguide.emulator.images.store import ImageStore
 from globalguide.emulator.options import EmulatorConfig
-from globalguide.emulator.strict_http import handler_named
+from globalguide.emulator.strict_http import ApiRequestHandler
 from globalguide.emulator.vertex import api as vertex
-
-# googleapis.com answers with "Server: ESF".
-ApiRequestHandler = handler_named("ESF")
 
 
 @dataclass

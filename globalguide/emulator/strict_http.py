@@ -409,6 +409,11 @@ def handler_named(server_header: str) -> type[StrictRequestHandler]:
     return type("StrictHandler", (StrictRequestHandler,), {"server_header": server_header})
 
 
+# googleapis.com answers with "Server: ESF": the emulator's API port and the standalone fake
+# Gemini alike.
+ApiRequestHandler = handler_named("ESF")
+
+
 def _request_line(raw: bytes) -> tuple[str, str, str]:
     if len(raw) > MAX_REQUEST_LINE + 2:
         raise Refused(414)

@@ -12,12 +12,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from globalguide.emulator.core.routing import ApiError, Route, json_response
-from globalguide.emulator.strict_http import handler_named
+from globalguide.emulator.strict_http import ApiRequestHandler
 from globalguide.emulator.vertex.gemini import FakeGemini
-
-# As aiplatform.googleapis.com does, and as the emulator's own API port does: persistent
-# HTTP/1.1 connections, so that a client's connection pool is exercised as in the cloud.
-_Handler = handler_named("ESF")
 
 
 def wsgi_app(routes: list[Route]) -> Callable[..., Any]:
@@ -75,7 +71,7 @@ def serve(fake: FakeGemini, host: str = "127.0.0.1", port: int = 0) -> tuple[Fak
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the fake Gemini listens on loopback only")
     server = make_server(
-        host, port, wsgi_app(fake.routes()), threaded=True, request_handler=_Handler
+        host, port, wsgi_app(fake.routes()), threaded=True, request_handler=ApiRequestHandler
     )
     running = FakeGeminiServer(fake, server)
     return running, running.base_url
