@@ -206,19 +206,9 @@ def base_env(port: int) -> dict[str, str]:
     return env
 
 
-def start_service(fake_url: str) -> Proc:
-    env = base_env(free_port())
-    env.update(
-        SERVICE_REGION="europe-west1",
-        GOOGLE_CLOUD_PROJECT="bench-project",
-        VERTEX_LOCATION="global",
-        GEMINI_BASE_URL=fake_url,
-    )
-    return Proc([sys.executable, "-m", "service"], env, ROOT)
-
-
 def service_starter(checkout: Path) -> Callable[[str], Proc]:
-    """The service of another checkout (``--before``), started as start_service starts ours."""
+    """``python -m service`` of ``checkout`` (ours, or another for ``--before``), that
+    checkout alone on the path so that no other service shadows it."""
 
     def start(fake_url: str) -> Proc:
         env = base_env(free_port())
@@ -232,6 +222,9 @@ def service_starter(checkout: Path) -> Callable[[str], Proc]:
         return Proc([sys.executable, "-m", "service"], env, checkout)
 
     return start
+
+
+start_service = service_starter(ROOT)
 
 
 def under_gunicorn(app_uri: str) -> str:
