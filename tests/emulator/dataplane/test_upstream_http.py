@@ -125,29 +125,23 @@ def test_interim_answers_are_skipped(upstream):
 
 
 @pytest.mark.parametrize(
-    "answer",
+    ("answer", "closes", "body"),
     [
-        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
-        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
-        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n",  # unasked bytes
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", False, b"ok"),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", False, b"ok"),
+        # unasked bytes after the answer
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n", False, b"ok"),
+        # a body delimited by the close is whole
+        (b"HTTP/1.1 200 OK\r\n\r\nuntil the end", True, b"until the end"),
     ],
-    ids=["connection-close", "http-1.0", "bytes-after-the-answer"],
+    ids=["connection-close", "http-1.0", "bytes-after-the-answer", "body-until-the-close"],
 )
-def test_these_connections_are_not_reused(upstream, answer):
+def test_these_connections_are_not_reused(upstream, answer, closes, body):
     upstream.answer = answer
+    upstream.close = closes
     pool = UpstreamPool()
-    assert get(upstream, pool)[2] == b"ok"
-    assert get(upstream, pool)[2] == b"ok"
-    assert upstream.connections == 2
-    pool.close()
-
-
-def test_a_body_delimited_by_the_close_is_whole_and_the_connection_not_reused(upstream):
-    upstream.answer = b"HTTP/1.1 200 OK\r\n\r\nuntil the end"
-    upstream.close = True
-    pool = UpstreamPool()
-    assert get(upstream, pool)[2] == b"until the end"
-    assert get(upstream, pool)[2] == b"until the end"
+    assert get(upstream, pool)[2] == body
+    assert get(upstream, pool)[2] == body
     assert upstream.connections == 2
     pool.close()
 
