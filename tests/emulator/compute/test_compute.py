@@ -126,6 +126,17 @@ def build_chain(c, *, scheme: str = "EXTERNAL_MANAGED") -> None:
     )
 
 
+def patch_backend_description(c, description: str, fingerprint: str) -> None:
+    """A merge patch of backend service "bs" naming its description alone."""
+    c.backend_services.patch(
+        project=P,
+        backend_service="bs",
+        backend_service_resource=compute_v1.BackendService(
+            description=description, fingerprint=fingerprint
+        ),
+    ).result(timeout=30)
+
+
 def insert_with_id(c, name: str, request_id: str):
     return c.global_addresses.insert(
         request={
@@ -324,13 +335,7 @@ def test_backend_service_patch_update_and_fingerprint(enabled):
     make_negs(c)
     insert(c.backend_services, backend_service_resource=backend_service())
     current = c.backend_services.get(project=P, backend_service="bs")
-    c.backend_services.patch(
-        project=P,
-        backend_service="bs",
-        backend_service_resource=compute_v1.BackendService(
-            description="patched", fingerprint=current.fingerprint
-        ),
-    ).result(timeout=30)
+    patch_backend_description(c, "patched", current.fingerprint)
     patched = c.backend_services.get(project=P, backend_service="bs")
     assert patched.description == "patched"
     assert len(patched.backends) == 3  # a merge patch keeps what it does not name

@@ -11,6 +11,7 @@ from tests.emulator.compute.test_compute import (
     delete,
     global_link,
     insert,
+    patch_backend_description,
     url_map,
 )
 
@@ -33,13 +34,7 @@ def test_every_change_moves_the_generation_and_reads_do_not(enabled, emu):
     assert not moved()
 
     bs = c.backend_services.get(project=P, backend_service="bs")
-    c.backend_services.patch(
-        project=P,
-        backend_service="bs",
-        backend_service_resource=compute_v1.BackendService(
-            description="patched", fingerprint=bs.fingerprint
-        ),
-    ).result(timeout=30)
+    patch_backend_description(c, "patched", bs.fingerprint)
     assert moved()
 
     rule = c.global_forwarding_rules.get(project=P, forwarding_rule="fr")
